@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "replicate",
+    products: [
+        .executable(name: "replicate", targets: ["Replicate"]),
+        .library(name: "Core", targets: ["Core"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libhdf5 (Debian libhdf5-dev, serial flavour). The shim header turns HDF5's macros into functions.
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
+            providers: [.apt(["libhdf5-dev"])]),
+        // OpenBLAS's CBLAS interface, loaded at run time (dlopen) so that the kernel choice
+        // (OPENBLAS_CORETYPE) is made from the CPU's features *before* the library reads it.
+        .target(name: "COpenBLAS", path: "Sources/COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
+        .target(
+            name: "Core", dependencies: ["CHDF5", "COpenBLAS"],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(
+            name: "Replicate",
+            dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(
+            name: "ReplicateTests", dependencies: ["Core"],
+            resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
+    ]
+)

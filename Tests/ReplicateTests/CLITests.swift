@@ -1,0 +1,88 @@
+import Core
+import Foundation
+import XCTest
+
+/// Runs the `replicate` executable that `swift test` built beside this test bundle.
+func replicateBinary() throws -> String {
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var dir = exe.deletingLastPathComponent()
+    // The test runner lives in .build/<config>/<name>.xctest (a file on Linux); the binary sits beside it.
+    for _ in 0..<3 {
+        let candidate = dir.appendingPathComponent("replicate").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    throw XCTSkip("replicate binary not found beside \(exe.path); run `swift build` first")
+}
+
+func runReplicate(_ args: [String]) throws -> (Int32, String, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try replicateBinary())
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+func fixture(_ name: String) -> String {
+    Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: nil)!.path
+}
+
+final class CLITests: XCTestCase {
+    func testInspectShowsAnH5pyFixture() throws {
+        let (rc, out, err) = try runReplicate(["inspect", fixture("h5py_metrics.h5")])
+        XCTAssertEqual(rc, 0, err)
+        XCTAssertTrue(out.contains("@command = replicate demo --steps 5"), out)
+        XCTAssertTrue(out.contains("@seed = 1234"), out)
+        XCTAssertTrue(out.contains("loss  float64 [5]  series, last = 2.125"), out)
+        XCTAssertTrue(out.contains("step  int64 [5]  series, last = 5"), out)
+        XCTAssertTrue(out.contains("embedding  float32 [4, 3]"), out)
+    }
+
+    func testVersionNamesTheBLASKernel() throws {
+        let (rc, out, _) = try runReplicate(["--version"])
+        XCTAssertEqual(rc, 0)
+        XCTAssertTrue(out.hasPrefix("replicate "), out)
+        XCTAssertTrue(out.contains("kernel "), out)
+        XCTAssertTrue(out.contains("HDF5: 1."), out)
+    }
+
+    func testBadInputIsOneLineAndNonZero() throws {
+        let dir = try makeTempDirectory()
+        try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: dir + "/bad.h5"))
+        for args in [["--bogus"], ["inspect"], ["inspect", dir + "/missing.h5"], ["inspect", dir + "/bad.h5"],
+                     ["figures", dir + "/nowhere"], ["figures", dir, "--format", "gif"], ["no-such-command"]] {
+            let (rc, out, err) = try runReplicate(args)
+            XCTAssertNotEqual(rc, 0, "\(args)")
+            XCTAssertEqual(out, "", "\(args)")
+            XCTAssertEqual(err.filter { $0 == "\n" }.count, 1, "\(args): \(err)")
+            XCTAssertTrue(err.hasPrefix("error: "), "\(args): \(err)")
+        }
+    }
+
+    func testFiguresRedrawsLossCurveFromMetricsAlone() throws {
+        if Gnuplot.executable == nil { throw XCTSkip("gnuplot not installed") }
+        let dir = try makeTempDirectory()
+        let runDir = dir + "/demo/run1"
+        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        let log = try MetricsLog(path: runDir + "/metrics.h5")
+        for s in 1...20 { try log.record("train", step: Int64(s), ["loss": 5 / Double(s)]) }
+        try log.close()
+        let (rc, out, err) = try runReplicate(["figures", dir, "--format", "svg"])
+        XCTAssertEqual(rc, 0, err)
+        XCTAssertEqual(out, runDir + "/figures/train_loss.svg\n")
+        let svg = try String(contentsOfFile: runDir + "/figures/train_loss.svg", encoding: .utf8)
+        XCTAssertTrue(svg.contains("train loss"))
+    }
+}
+
+func makeTempDirectory() throws -> String {
+    let dir = NSTemporaryDirectory() + "replicate-cli-\(getpid())-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One-time set-up for replicate on Debian 12: system packages, then a release build.
+#   ./setup.sh              install packages (as root), build, print where the binary is
+#   ./setup.sh --deps-only  install packages only (what CI uses)
+# Idempotent: packages already present are not reinstalled, and the build is incremental.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# libhdf5-dev: the run store; libopenblas-dev: matrix products; gnuplot-nox: figures (no X11/Qt);
+# hdf5-tools: h5dump, used by the tests to check what the store writes.
+PACKAGES=(libhdf5-dev libopenblas-dev gnuplot-nox hdf5-tools pkg-config)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup.sh: missing packages; run as root or: sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    echo "setup.sh: installed ${missing[*]}"
+fi
+
+[ "${1:-}" = "--deps-only" ] && exit 0
+
+command -v swift >/dev/null || { echo "setup.sh: swift not found; install Swift 6.x from swift.org" >&2; exit 1; }
+swift build -c release --product replicate 2>&1 | grep -E "error|warning: |Compiling|Build complete" | grep -v "^\[" || true
+bin="$(swift build -c release --show-bin-path)/replicate"
+[ -x "$bin" ] || { echo "setup.sh: build failed" >&2; exit 1; }
+echo "setup.sh: built $bin"
