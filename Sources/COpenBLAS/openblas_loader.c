@@ -83,12 +83,22 @@ const char *rb_blas_error(void) { return load_error; }
 const char *rb_blas_chosen_coretype(void) { return chosen; }
 const char *rb_blas_library_path(void) { return loaded_path; }
 
+// Every entry point loads the library on first use; without it there is nothing sensible to compute.
+static void require_loaded(void) {
+    if (__builtin_expect(load_status != 0, 0) && rb_blas_load() != 0) {
+        fprintf(stderr, "error: %s\n", load_error);
+        exit(1);
+    }
+}
+
 void rb_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
+    require_loaded();
     p_sgemm(RB_ROW_MAJOR, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 void rb_dgemm(int transA, int transB, int M, int N, int K, double alpha, const double *A, int lda,
               const double *B, int ldb, double beta, double *C, int ldc) {
+    require_loaded();
     p_dgemm(RB_ROW_MAJOR, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 void rb_blas_set_threads(int n) { if (p_set_threads) p_set_threads(n); }

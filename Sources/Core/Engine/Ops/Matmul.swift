@@ -1,0 +1,126 @@
+// Matrix products through BLAS gemm, with their backward kernels.
+
+/// C = op(A) op(B). A is [M, K] ([K, M] when transA), B is [K, N] ([N, K] when transB); C is [M, N].
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func matmul<T: Real>(_ a: Tensor<T>, _ b: Tensor<T>, transA: Bool = false, transB: Bool = false) -> Tensor<T> {
+    precondition(a.rank == 2 && b.rank == 2, "matmul needs 2-D tensors, got \(a.shape) and \(b.shape)")
+    let (m, k) = transA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+    let (k2, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+    precondition(k == k2, "matmul: inner dimensions differ: \(a.shape)\(transA ? "ᵀ" : "") x \(b.shape)\(transB ? "ᵀ" : "")")
+    let c = Tensor<T>(shape: [m, n])
+    gemmAccumulate(transA, transB, m, n, k, a.data, a.shape[1], b.data, b.shape[1], c.data, n, beta: 0)
+    if let tape = recordingTape(a, b) {
+        c.requiresGrad = true
+        tape.record {
+            matmulBackward(a, b, c.grad, transA: transA, transB: transB, m: m, n: n, k: k)
+        }
+    }
+    return c
+}
+
+/// dA and dB for C = op(A) op(B), accumulated.
+func matmulBackward<T: Real>(
+    _ a: Tensor<T>, _ b: Tensor<T>, _ dc: UnsafeMutablePointer<T>, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    batchOffsetA: Int = 0, batchOffsetB: Int = 0
+) {
+    let lda = a.shape[a.rank - 1], ldb = b.shape[b.rank - 1]
+    let A = a.data + batchOffsetA, B = b.data + batchOffsetB
+    if a.requiresGrad {
+        let dA = a.grad + batchOffsetA
+        if !transA {  // dA [M,K] += dC [M,N] op(B)^T
+            gemmAccumulate(false, !transB, m, k, n, dc, n, B, ldb, dA, lda)
+        } else {  // dA [K,M] += op(B) dC^T
+            gemmAccumulate(transB, true, k, m, n, B, ldb, dc, n, dA, lda)
+        }
+    }
+    if b.requiresGrad {
+        let dB = b.grad + batchOffsetB
+        if !transB {  // dB [K,N] += op(A)^T dC
+            gemmAccumulate(!transA, false, k, n, m, A, lda, dc, n, dB, ldb)
+        } else {  // dB [N,K] += dC^T op(A)
+            gemmAccumulate(true, transA, n, k, m, dc, n, A, lda, dB, ldb)
+        }
+    }
+}
+
+@inline(__always)
+func gemmAccumulate<T: Real>(
+    _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+    _ a: UnsafePointer<T>, _ lda: Int, _ b: UnsafePointer<T>, _ ldb: Int, _ c: UnsafeMutablePointer<T>, _ ldc: Int,
+    beta: T = 1, alpha: T = 1
+) {
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        return
+    }
+    T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// Batched product: A [Batch, M, K] (or [Batch, K, M]), B [Batch, K, N] (or [Batch, N, K]) -> [Batch, M, N].
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func batchedMatmul<T: Real>(_ a: Tensor<T>, _ b: Tensor<T>, transA: Bool = false, transB: Bool = false) -> Tensor<T> {
+    precondition(a.rank == 3 && b.rank == 3 && a.shape[0] == b.shape[0], "batchedMatmul: shapes \(a.shape), \(b.shape)")
+    let batch = a.shape[0]
+    let (m, k) = transA ? (a.shape[2], a.shape[1]) : (a.shape[1], a.shape[2])
+    let (k2, n) = transB ? (b.shape[2], b.shape[1]) : (b.shape[1], b.shape[2])
+    precondition(k == k2, "batchedMatmul: inner dimensions differ: \(a.shape) x \(b.shape)")
+    let c = Tensor<T>(shape: [batch, m, n])
+    let sa = a.shape[1] * a.shape[2], sb = b.shape[1] * b.shape[2]
+    for i in 0..<batch {
+        gemmAccumulate(transA, transB, m, n, k, a.data + i * sa, a.shape[2], b.data + i * sb, b.shape[2], c.data + i * m * n, n, beta: 0)
+    }
+    if let tape = recordingTape(a, b) {
+        c.requiresGrad = true
+        tape.record {
+            for i in 0..<batch {
+                matmulBackward(a, b, c.grad + i * m * n, transA: transA, transB: transB, m: m, n: n, k: k,
+                               batchOffsetA: i * sa, batchOffsetB: i * sb)
+            }
+        }
+    }
+    return c
+}
+
+/// y = x W^T + b: x [..., In], weight [Out, In], bias [Out] -> [..., Out]. (PyTorch's nn.Linear layout.)
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func linear<T: Real>(_ x: Tensor<T>, weight: Tensor<T>, bias: Tensor<T>?) -> Tensor<T> {
+    let inF = weight.shape[1], outF = weight.shape[0]
+    precondition(x.shape.last == inF, "linear: input \(x.shape) does not end in \(inF)")
+    let rows = x.count / max(inF, 1)
+    let y = Tensor<T>(shape: Array(x.shape.dropLast()) + [outF])
+    if let b = bias {
+        precondition(b.shape == [outF], "linear: bias \(b.shape) should be [\(outF)]")
+        for r in 0..<rows { (y.data + r * outF).update(from: b.data, count: outF) }
+    }
+    gemmAccumulate(false, true, rows, outF, inF, x.data, inF, weight.data, inF, y.data, outF, beta: bias == nil ? 0 : 1)
+    let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+    if let tape = Tape.current, inputs.contains(where: { $0.requiresGrad }) {
+        y.requiresGrad = true
+        tape.record {
+            let dy = y.grad
+            if x.requiresGrad { gemmAccumulate(false, false, rows, inF, outF, dy, outF, weight.data, inF, x.grad, inF) }
+            if weight.requiresGrad { gemmAccumulate(true, false, outF, inF, rows, dy, outF, x.data, inF, weight.grad, inF) }
+            if let b = bias, b.requiresGrad { columnSumAccumulate(dy, rows: rows, cols: outF, into: b.grad) }
+        }
+    }
+    return y
+}
+
+/// into[c] += sum over rows of m[r, c], each column summed in row order (independent of the thread count).
+func columnSumAccumulate<T: Real>(_ m: UnsafePointer<T>, rows: Int, cols: Int, into: UnsafeMutablePointer<T>) {
+    parallelFor(cols, grain: 64) { range in
+        let w = range.count
+        let acc = UnsafeMutablePointer<T>.allocate(capacity: w)
+        defer { acc.deallocate() }
+        acc.initialize(repeating: 0, count: w)
+        for r in 0..<rows {
+            let row = m + r * cols + range.lowerBound
+            for j in 0..<w { acc[j] += row[j] }
+        }
+        for j in 0..<w { into[range.lowerBound + j] += acc[j] }
+    }
+}

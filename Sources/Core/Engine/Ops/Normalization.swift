@@ -1,0 +1,207 @@
+// Embedding lookup, layer normalisation, softmax and log-softmax, causal masking, dropout.
+
+/// Rows of `table` [V, D] picked by `indices` -> [indices.count, D]. Backward scatter-adds into the table,
+/// column blocks in parallel and rows in index order, so repeated indices accumulate deterministically.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func gather<T: Real>(_ table: Tensor<T>, _ indices: [Int32]) -> Tensor<T> {
+    precondition(table.rank == 2, "gather: table must be [V, D], got \(table.shape)")
+    let v = table.shape[0], d = table.shape[1]
+    let y = Tensor<T>(shape: [indices.count, d])
+    for (r, index) in indices.enumerated() {
+        precondition(index >= 0 && Int(index) < v, "gather: index \(index) out of 0..<\(v)")
+        (y.data + r * d).update(from: table.data + Int(index) * d, count: d)
+    }
+    if let tape = recordingTape(table) {
+        y.requiresGrad = true
+        tape.record {
+            let G = y.grad, D = table.grad
+            parallelFor(d, grain: 32) { cols in
+                for (r, index) in indices.enumerated() {
+                    let g = G + r * d, dst = D + Int(index) * d
+                    for c in cols { dst[c] += g[c] }
+                }
+            }
+        }
+    }
+    return y
+}
+
+/// Layer normalisation over the last dimension: x [..., C], gamma [C], beta [C].
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>, eps: T = 1e-5) -> Tensor<T> {
+    let c = x.shape[x.rank - 1], rows = x.count / max(c, 1)
+    precondition(gamma.shape == [c] && beta.shape == [c], "layerNorm: gamma/beta must be [\(c)]")
+    let y = Tensor<T>(shape: x.shape)
+    let means = UnsafeMutablePointer<T>.allocate(capacity: max(rows, 1))
+    let rstds = UnsafeMutablePointer<T>.allocate(capacity: max(rows, 1))
+    let X = x.data, Y = y.data, W = gamma.data, B = beta.data
+    parallelFor(rows, grain: 16) { range in
+        for r in range {
+            let xr = X + r * c, yr = Y + r * c
+            var m: T = 0
+            for i in 0..<c { m += xr[i] }
+            m /= T(c)
+            var v: T = 0
+            for i in 0..<c { let d = xr[i] - m; v += d * d }
+            v /= T(c)
+            let s = 1 / (v + eps).squareRoot()
+            for i in 0..<c { yr[i] = (xr[i] - m) * s * W[i] + B[i] }
+            means[r] = m
+            rstds[r] = s
+        }
+    }
+    let tape = Tape.current != nil && (x.requiresGrad || gamma.requiresGrad || beta.requiresGrad) ? Tape.current : nil
+    guard let tape else {
+        means.deallocate(); rstds.deallocate()
+        return y
+    }
+    y.requiresGrad = true
+    let owner = PointerOwner(means, rstds)
+    tape.record {
+        let G = y.grad
+        if x.requiresGrad {
+            let D = x.grad
+            parallelFor(rows, grain: 16) { range in
+                for r in range {
+                    let xr = X + r * c, g = G + r * c, dx = D + r * c
+                    let m = owner.a[r], s = owner.b[r]
+                    var meanDn: T = 0, meanDnN: T = 0
+                    for i in 0..<c {
+                        let n = (xr[i] - m) * s
+                        let dn = g[i] * W[i]
+                        meanDn += dn
+                        meanDnN += dn * n
+                    }
+                    meanDn /= T(c)
+                    meanDnN /= T(c)
+                    for i in 0..<c {
+                        let n = (xr[i] - m) * s
+                        dx[i] += s * (g[i] * W[i] - meanDn - n * meanDnN)
+                    }
+                }
+            }
+        }
+        if gamma.requiresGrad || beta.requiresGrad {
+            let dW = gamma.requiresGrad ? gamma.grad : nil, dB = beta.requiresGrad ? beta.grad : nil
+            parallelFor(c, grain: 64) { cols in
+                for r in 0..<rows {
+                    let xr = X + r * c, g = G + r * c
+                    let m = owner.a[r], s = owner.b[r]
+                    for i in cols {
+                        dW?[i] += (xr[i] - m) * s * g[i]
+                        dB?[i] += g[i]
+                    }
+                }
+            }
+        }
+    }
+    return y
+}
+
+/// Keeps two buffers alive for as long as a backward closure holds it.
+final class PointerOwner<T> {
+    let a: UnsafeMutablePointer<T>
+    let b: UnsafeMutablePointer<T>
+    init(_ a: UnsafeMutablePointer<T>, _ b: UnsafeMutablePointer<T>) { self.a = a; self.b = b }
+    deinit { a.deallocate(); b.deallocate() }
+}
+
+/// Softmax (or log-softmax) over the last dimension.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func softmax<T: Real>(_ x: Tensor<T>, log: Bool = false) -> Tensor<T> {
+    let c = x.shape[x.rank - 1], rows = x.count / max(c, 1)
+    let y = Tensor<T>(shape: x.shape)
+    let X = x.data, Y = y.data
+    parallelFor(rows, grain: 8) { range in
+        for r in range {
+            let xr = X + r * c, yr = Y + r * c
+            var m = -T.infinity
+            for i in 0..<c where xr[i] > m { m = xr[i] }
+            if m == -T.infinity { m = 0 }  // a fully masked row: keep it finite
+            var s: T = 0
+            for i in 0..<c { s += T.exp(xr[i] - m) }
+            if log {
+                let lse = m + T.log(s)
+                for i in 0..<c { yr[i] = xr[i] - lse }
+            } else {
+                for i in 0..<c { yr[i] = T.exp(xr[i] - m) / s }
+            }
+        }
+    }
+    if let tape = recordingTape(x) {
+        y.requiresGrad = true
+        tape.record {
+            let G = y.grad, D = x.grad
+            parallelFor(rows, grain: 8) { range in
+                for r in range {
+                    let g = G + r * c, yr = Y + r * c, dx = D + r * c
+                    if log {  // dx = g - softmax * sum(g)
+                        var s: T = 0
+                        for i in 0..<c { s += g[i] }
+                        for i in 0..<c { dx[i] += g[i] - T.exp(yr[i]) * s }
+                    } else {  // dx = y * (g - sum(g * y))
+                        var s: T = 0
+                        for i in 0..<c { s += g[i] * yr[i] }
+                        for i in 0..<c { dx[i] += yr[i] * (g[i] - s) }
+                    }
+                }
+            }
+        }
+    }
+    return y
+}
+
+public func logSoftmax<T: Real>(_ x: Tensor<T>) -> Tensor<T> { softmax(x, log: true) }
+
+/// Sets x[..., i, j] = -infinity where j > i (the last two dimensions are [T, T]); no gradient flows there.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func causalMask<T: Real>(_ x: Tensor<T>) -> Tensor<T> {
+    let t = x.shape[x.rank - 1]
+    precondition(x.rank >= 2 && x.shape[x.rank - 2] == t, "causalMask: last two dimensions must be [T, T], got \(x.shape)")
+    let y = x.copy()
+    let mats = x.count / max(t * t, 1)
+    for m in 0..<mats {
+        for i in 0..<t { for j in (i + 1)..<max(t, i + 1) { y.data[m * t * t + i * t + j] = -T.infinity } }
+    }
+    if let tape = recordingTape(x) {
+        y.requiresGrad = true
+        tape.record {
+            for m in 0..<mats {
+                for i in 0..<t { for j in 0...i { x.grad[m * t * t + i * t + j] += y.grad[m * t * t + i * t + j] } }
+            }
+        }
+    }
+    return y
+}
+
+/// Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p).
+/// The mask comes from `rng` (the dropout stream), so a run is reproducible from its seed and counter.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func dropout<T: Real>(_ x: Tensor<T>, p: Double, rng: inout Philox) -> Tensor<T> {
+    precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1)")
+    if p == 0 { return x }
+    let keep = T(1 / (1 - p))
+    let mask = UnsafeMutablePointer<T>.allocate(capacity: max(x.count, 1))
+    // Compare 24-bit integers so the mask is the same for Float and Double.
+    let threshold = UInt32((p * Double(1 << 24)).rounded())
+    for i in 0..<x.count { mask[i] = (rng.nextUInt32() >> 8) < threshold ? 0 : keep }
+    let y = Tensor<T>(shape: x.shape)
+    let X = x.data, Y = y.data
+    for i in 0..<x.count { Y[i] = X[i] * mask[i] }
+    if let tape = recordingTape(x) {
+        y.requiresGrad = true
+        let owner = PointerOwner(mask, UnsafeMutablePointer<T>.allocate(capacity: 1))
+        tape.record {
+            let G = y.grad, D = x.grad
+            for i in 0..<x.count { D[i] += G[i] * owner.a[i] }
+        }
+    } else {
+        mask.deallocate()
+    }
+    return y
+}

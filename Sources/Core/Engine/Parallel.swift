@@ -1,0 +1,31 @@
+import Dispatch
+import Foundation
+
+/// Thread settings for the engine's own (non-BLAS) kernels.
+///
+/// Work is split into contiguous ranges and each output element is computed by exactly one thread with a fixed
+/// order of operations, so results are bit-identical for any thread count; reductions across the split
+/// dimension are done in a fixed order after the parallel part.
+public enum Engine {
+    nonisolated(unsafe) public static var threads: Int = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 2))
+
+    /// Sets the engine's and OpenBLAS's thread counts.
+    public static func setThreads(_ n: Int) {
+        threads = max(1, n)
+        BLAS.threads = threads
+    }
+}
+
+/// Runs `body` over `0..<n` split into at most `Engine.threads` contiguous ranges, when the work is large enough.
+@inline(__always)
+func parallelFor(_ n: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+    let workers = min(Engine.threads, max(1, n / max(grain, 1)))
+    if workers <= 1 || n < 2 {
+        body(0..<n)
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let lo = n * w / workers, hi = n * (w + 1) / workers
+        if lo < hi { body(lo..<hi) }
+    }
+}
