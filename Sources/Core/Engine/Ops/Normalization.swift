@@ -205,3 +205,12 @@ public func dropout<T: Real>(_ x: Tensor<T>, p: Double, rng: inout Philox) -> Te
     }
     return y
 }
+
+/// Layer normalisation composed from plain ops (mean, subtract, multiply): the naive twin of `layerNorm`.
+public func layerNormNaive<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>, eps: T = 1e-5) -> Tensor<T> {
+    let last = x.rank - 1
+    let centred = x - mean(x, axis: last, keepDims: true)
+    let variance = mean(centred * centred, axis: last, keepDims: true)
+    let inv = Tensor<T>(shape: [1], values: [1]) / exp(log(variance + eps) * T(0.5))
+    return centred * inv * gamma + beta
+}
