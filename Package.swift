@@ -25,7 +25,9 @@ let package = Package(
             name: "Replicate",
             dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(
+            name: "CoreTests", dependencies: ["Core"],
+            resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(
             name: "ReplicateTests", dependencies: ["Core"],
             resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
