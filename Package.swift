@@ -15,11 +15,11 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
             providers: [.apt(["libhdf5-dev"])]),
-        // OpenBLAS's CBLAS interface, loaded at run time (dlopen) so that the kernel choice
+        // OpenBLAS loaded at run time (dlopen) so that the kernel choice
         // (OPENBLAS_CORETYPE) is made from the CPU's features *before* the library reads it.
-        .target(name: "COpenBLAS", path: "Sources/COpenBLAS", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CRuntime", path: "Sources/CRuntime", linkerSettings: [.linkedLibrary("dl")]),
         .target(
-            name: "Core", dependencies: ["CHDF5", "COpenBLAS"],
+            name: "Core", dependencies: ["CHDF5", "CRuntime"],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "Replicate",

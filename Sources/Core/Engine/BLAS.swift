@@ -1,10 +1,13 @@
-import COpenBLAS
+import CRuntime
 import Foundation
 
 /// OpenBLAS, loaded on first use with the best kernels the CPU supports (see openblas_loader.h).
 public enum BLAS {
     private static let loaded: Result<Void, StoreError> = {
-        if rb_blas_load() == 0 { return .success(()) }
+        if rb_blas_load() == 0 {
+            rb_blas_set_threads(1)  // the engine parallelises products itself (Engine.setThreads)
+            return .success(())
+        }
         return .failure(StoreError(String(cString: rb_blas_error())))
     }()
 

@@ -9,11 +9,16 @@ import Foundation
 public enum Engine {
     nonisolated(unsafe) public static var threads: Int = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 2))
 
-    /// Sets the engine's and OpenBLAS's thread counts.
+    /// Sets the engine's thread count. OpenBLAS always runs single-threaded: the engine splits large products
+    /// over its own threads (see gemmAccumulate), so BLAS worker threads never spin against the engine's kernels.
     public static func setThreads(_ n: Int) {
         threads = max(1, n)
-        BLAS.threads = threads
+        BLAS.threads = 1
     }
+
+    /// Set while a parallel region of independent jobs runs (e.g. attention heads): products inside it are not
+    /// split again.
+    nonisolated(unsafe) static var inBLASParallelRegion = false
 }
 
 /// Runs `body` over `0..<n` split into at most `Engine.threads` contiguous ranges, when the work is large enough.

@@ -7,10 +7,12 @@ public final class Storage<T: Real> {
     public let data: UnsafeMutablePointer<T>
     private var gradPointer: UnsafeMutablePointer<T>?
 
-    public init(count: Int) {
+    /// Zero-filled memory, or (`zeroed: false`) memory whose contents are undefined, for ops that write every
+    /// element before anything reads it.
+    public init(count: Int, zeroed: Bool = true) {
         self.count = count
         data = .allocate(capacity: max(count, 1))
-        data.initialize(repeating: 0, count: max(count, 1))
+        if zeroed { data.initialize(repeating: 0, count: max(count, 1)) }
     }
 
     deinit {
@@ -39,11 +41,12 @@ public final class Tensor<T: Real> {
     /// Whether backward passes compute a gradient for this tensor.
     public var requiresGrad: Bool
 
-    public init(shape: [Int], requiresGrad: Bool = false) {
+    /// A zero-filled tensor; `uninitialized: true` skips the fill, for op outputs written in full.
+    public init(shape: [Int], requiresGrad: Bool = false, uninitialized: Bool = false) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         count = shape.reduce(1, *)
-        storage = Storage(count: count)
+        storage = Storage(count: count, zeroed: !uninitialized)
         offset = 0
         self.requiresGrad = requiresGrad
     }

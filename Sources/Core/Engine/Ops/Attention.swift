@@ -58,8 +58,7 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
                     var mx = m[r]
                     for cc in 0..<visible where row[cc] > mx { mx = row[cc] }
                     let corr = m[r] == -T.infinity ? 0 : T.exp(m[r] - mx)
-                    var sum: T = 0
-                    for cc in 0..<visible { let p = T.exp(row[cc] - mx); row[cc] = p; sum += p }
+                    let sum = expShiftedSum(row, visible, shift: mx)
                     for cc in visible..<max(bk, visible) { row[cc] = 0 }
                     l[r] = l[r] * corr + sum
                     m[r] = mx
@@ -110,12 +109,10 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
                     for r in 0..<bq {
                         let qi = i0 + r, prow = p + r * bk, dprow = dp + r * bk
                         let li = L[qi], di = delta[qi]
-                        for cc in 0..<bk {
-                            if j0 + cc > qi { prow[cc] = 0; dprow[cc] = 0; continue }
-                            let pv = T.exp(prow[cc] - li)
-                            prow[cc] = pv
-                            dprow[cc] = pv * (dprow[cc] - di)  // dS
-                        }
+                        let visible = max(0, min(bk, qi - j0 + 1))
+                        _ = expShiftedSum(prow, visible, shift: li)  // P = exp(S - L); S <= L always
+                        for cc in 0..<visible { dprow[cc] = prow[cc] * (dprow[cc] - di) }  // dS
+                        for cc in visible..<max(bk, visible) { prow[cc] = 0; dprow[cc] = 0 }
                     }
                     gemmAccumulate(true, false, bk, d, bq, p, bk, dout + i0 * c, c, dv + j0 * ld, ld)
                     gemmAccumulate(false, false, bq, d, bk, dp, bk, k + j0 * ld, ld, dq + i0 * ld, ld, alpha: scale)
@@ -154,6 +151,8 @@ enum DispatchQueueWork {
             for j in 0..<jobs { body(j) }
             return
         }
+        Engine.inBLASParallelRegion = true
+        defer { Engine.inBLASParallelRegion = false }
         DispatchQueue.concurrentPerform(iterations: jobs, execute: body)
     }
 }

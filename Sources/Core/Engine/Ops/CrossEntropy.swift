@@ -24,7 +24,15 @@ public func crossEntropy<T: Real>(
             var m = -T.infinity
             for i in 0..<v where xr[i] > m { m = xr[i] }
             var s: T = 0
-            for i in 0..<v { s += T.exp(xr[i] - m) }
+            if T.self == Float.self {
+                var row = [T](repeating: 0, count: v)
+                row.withUnsafeMutableBufferPointer { buf in
+                    buf.baseAddress!.update(from: xr, count: v)
+                    s = expShiftedSum(buf.baseAddress!, v, shift: m)
+                }
+            } else {
+                for i in 0..<v { s += T.exp(xr[i] - m) }
+            }
             rowLoss[r] = m + T.log(s) - xr[Int(t)]
         }
     }
@@ -38,16 +46,18 @@ public func crossEntropy<T: Real>(
         tape.record {
             let g = loss.grad[0] * scale, D = logits.grad
             parallelFor(n, grain: 16) { range in
+                let scratch = UnsafeMutablePointer<T>.allocate(capacity: max(range.count * v, 1))
+                defer { scratch.deallocate() }
                 for r in range {
                     let t = targets[r]
                     if t == ignoreIndex { continue }
                     let xr = X + r * v, dr = D + r * v
                     var m = -T.infinity
                     for i in 0..<v where xr[i] > m { m = xr[i] }
-                    var s: T = 0
-                    for i in 0..<v { s += T.exp(xr[i] - m) }
-                    let inv = 1 / s
-                    for i in 0..<v { dr[i] += g * T.exp(xr[i] - m) * inv }
+                    let p = scratch + (r - range.lowerBound) * v
+                    p.update(from: xr, count: v)
+                    let gOverSum = g / expShiftedSum(p, v, shift: m)
+                    for i in 0..<v { dr[i] += gOverSum * p[i] }
                     dr[Int(t)] -= g
                 }
             }

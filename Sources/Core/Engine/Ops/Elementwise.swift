@@ -1,3 +1,4 @@
+import CRuntime
 // Elementwise binary ops with NumPy-style broadcasting, unary activations and scalar ops.
 
 /// The broadcast shape of two shapes (aligned at the right), or nil when they do not broadcast.
@@ -65,7 +66,7 @@ public func binary<T: Real>(_ a: Tensor<T>, _ b: Tensor<T>, _ op: BinaryOp) -> T
     guard let shape = broadcastShape(a.shape, b.shape) else {
         preconditionFailure("shapes \(a.shape) and \(b.shape) do not broadcast")
     }
-    let out = Tensor<T>(shape: shape)
+    let out = Tensor<T>(shape: shape, uninitialized: true)
     let A = a.data, B = b.data, O = out.data
     if a.shape == b.shape {
         parallelFor(out.count, grain: 1 << 14) { r in
@@ -121,7 +122,7 @@ public func / <T: Real>(a: Tensor<T>, b: Tensor<T>) -> Tensor<T> { binary(a, b, 
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func affine<T: Real>(_ x: Tensor<T>, scale: T, shift: T = 0) -> Tensor<T> {
-    let y = Tensor<T>(shape: x.shape)
+    let y = Tensor<T>(shape: x.shape, uninitialized: true)
     let X = x.data, Y = y.data
     parallelFor(x.count, grain: 1 << 14) { r in for i in r { Y[i] = X[i] * scale + shift } }
     if let tape = recordingTape(x) {
@@ -193,14 +194,42 @@ public enum Activation: String, Sendable, CaseIterable {
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func activation<T: Real>(_ x: Tensor<T>, _ f: Activation) -> Tensor<T> {
-    let y = Tensor<T>(shape: x.shape)
+    let y = Tensor<T>(shape: x.shape, uninitialized: true)
     let X = x.data, Y = y.data
+    if T.self == Float.self, f == .gelu || f == .tanh {
+        // Float: the vectorised kernels (CRuntime/vector_math.c); Double keeps libm, for gradient checks.
+        return activationFloatFast(x, y, f)
+    }
     parallelFor(x.count, grain: 1 << 13) { r in for i in r { Y[i] = f.apply(X[i]) } }
     if let tape = recordingTape(x) {
         y.requiresGrad = true
         tape.record {
             let G = y.grad, D = x.grad
             parallelFor(x.count, grain: 1 << 13) { r in for i in r { D[i] += G[i] * f.derivative(X[i], Y[i]) } }
+        }
+    }
+    return y
+}
+
+/// GELU and tanh in Float through the vectorised C kernels, forward and backward.
+private func activationFloatFast<T: Real>(_ x: Tensor<T>, _ y: Tensor<T>, _ f: Activation) -> Tensor<T> {
+    let X = UnsafeMutableRawPointer(x.data).assumingMemoryBound(to: Float.self)
+    let Y = UnsafeMutableRawPointer(y.data).assumingMemoryBound(to: Float.self)
+    parallelFor(x.count, grain: 1 << 13) { r in
+        if f == .gelu { rb_gelu_f32(X + r.lowerBound, Y + r.lowerBound, r.count) } else { rb_tanh_f32(X + r.lowerBound, Y + r.lowerBound, r.count) }
+    }
+    if let tape = recordingTape(x) {
+        y.requiresGrad = true
+        tape.record {
+            let G = UnsafeMutableRawPointer(y.grad).assumingMemoryBound(to: Float.self)
+            let D = UnsafeMutableRawPointer(x.grad).assumingMemoryBound(to: Float.self)
+            parallelFor(x.count, grain: 1 << 13) { r in
+                if f == .gelu {
+                    rb_gelu_backward_f32(X + r.lowerBound, G + r.lowerBound, D + r.lowerBound, r.count)
+                } else {
+                    for i in r { D[i] += G[i] * (1 - Y[i] * Y[i]) }
+                }
+            }
         }
     }
     return y

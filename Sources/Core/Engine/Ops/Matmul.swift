@@ -8,7 +8,7 @@ public func matmul<T: Real>(_ a: Tensor<T>, _ b: Tensor<T>, transA: Bool = false
     let (m, k) = transA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
     let (k2, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
     precondition(k == k2, "matmul: inner dimensions differ: \(a.shape)\(transA ? "ᵀ" : "") x \(b.shape)\(transB ? "ᵀ" : "")")
-    let c = Tensor<T>(shape: [m, n])
+    let c = Tensor<T>(shape: [m, n], uninitialized: true)
     gemmAccumulate(transA, transB, m, n, k, a.data, a.shape[1], b.data, b.shape[1], c.data, n, beta: 0)
     if let tape = recordingTape(a, b) {
         c.requiresGrad = true
@@ -44,6 +44,10 @@ func matmulBackward<T: Real>(
     }
 }
 
+/// C = alpha op(A) op(B) + beta C through BLAS. OpenBLAS itself runs single-threaded (see `Engine`); a large
+/// product is split here into `Engine.threads` blocks of C's rows (or columns, when C is wide), each computed
+/// by one thread with one BLAS call. The split depends only on the shapes and the thread count, so results are
+/// deterministic, and no BLAS worker thread ever spins against the engine's own parallel kernels.
 @inline(__always)
 func gemmAccumulate<T: Real>(
     _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
@@ -55,8 +59,31 @@ func gemmAccumulate<T: Real>(
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
-    T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    let parts = Engine.inBLASParallelRegion ? 1 : min(Engine.threads, max(1, (m * n * k) / gemmSplitThreshold))
+    if parts <= 1 {
+        T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        return
+    }
+    let splitRows = m >= n
+    let total = splitRows ? m : n
+    let pieces = min(parts, total)
+    DispatchQueue.concurrentPerform(iterations: pieces) { p in
+        let lo = total * p / pieces, hi = total * (p + 1) / pieces
+        if lo == hi { return }
+        if splitRows {  // rows lo..<hi of C come from rows (or columns, when transposed) lo..<hi of A
+            T.gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
+                   a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
+        } else {  // columns lo..<hi of C come from columns (or rows, when transposed) lo..<hi of B
+            T.gemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha,
+                   a: a, lda: lda, b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+        }
+    }
 }
+
+/// Products smaller than this many multiply-adds run as one BLAS call.
+let gemmSplitThreshold = 1 << 18
+
+import Dispatch
 
 /// Batched product: A [Batch, M, K] (or [Batch, K, M]), B [Batch, K, N] (or [Batch, N, K]) -> [Batch, M, N].
 @_specialize(where T == Float)
@@ -67,7 +94,7 @@ public func batchedMatmul<T: Real>(_ a: Tensor<T>, _ b: Tensor<T>, transA: Bool 
     let (m, k) = transA ? (a.shape[2], a.shape[1]) : (a.shape[1], a.shape[2])
     let (k2, n) = transB ? (b.shape[2], b.shape[1]) : (b.shape[1], b.shape[2])
     precondition(k == k2, "batchedMatmul: inner dimensions differ: \(a.shape) x \(b.shape)")
-    let c = Tensor<T>(shape: [batch, m, n])
+    let c = Tensor<T>(shape: [batch, m, n], uninitialized: true)
     let sa = a.shape[1] * a.shape[2], sb = b.shape[1] * b.shape[2]
     for i in 0..<batch {
         gemmAccumulate(transA, transB, m, n, k, a.data + i * sa, a.shape[2], b.data + i * sb, b.shape[2], c.data + i * m * n, n, beta: 0)
@@ -91,7 +118,7 @@ public func linear<T: Real>(_ x: Tensor<T>, weight: Tensor<T>, bias: Tensor<T>?)
     let inF = weight.shape[1], outF = weight.shape[0]
     precondition(x.shape.last == inF, "linear: input \(x.shape) does not end in \(inF)")
     let rows = x.count / max(inF, 1)
-    let y = Tensor<T>(shape: Array(x.shape.dropLast()) + [outF])
+    let y = Tensor<T>(shape: Array(x.shape.dropLast()) + [outF], uninitialized: true)
     if let b = bias {
         precondition(b.shape == [outF], "linear: bias \(b.shape) should be [\(outF)]")
         for r in 0..<rows { (y.data + r * outF).update(from: b.data, count: outF) }

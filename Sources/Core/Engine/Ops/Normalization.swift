@@ -1,3 +1,4 @@
+import CRuntime
 // Embedding lookup, layer normalisation, softmax and log-softmax, causal masking, dropout.
 
 /// Rows of `table` [V, D] picked by `indices` -> [indices.count, D]. Backward scatter-adds into the table,
@@ -7,7 +8,7 @@
 public func gather<T: Real>(_ table: Tensor<T>, _ indices: [Int32]) -> Tensor<T> {
     precondition(table.rank == 2, "gather: table must be [V, D], got \(table.shape)")
     let v = table.shape[0], d = table.shape[1]
-    let y = Tensor<T>(shape: [indices.count, d])
+    let y = Tensor<T>(shape: [indices.count, d], uninitialized: true)
     for (r, index) in indices.enumerated() {
         precondition(index >= 0 && Int(index) < v, "gather: index \(index) out of 0..<\(v)")
         (y.data + r * d).update(from: table.data + Int(index) * d, count: d)
@@ -33,7 +34,7 @@ public func gather<T: Real>(_ table: Tensor<T>, _ indices: [Int32]) -> Tensor<T>
 public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>, eps: T = 1e-5) -> Tensor<T> {
     let c = x.shape[x.rank - 1], rows = x.count / max(c, 1)
     precondition(gamma.shape == [c] && beta.shape == [c], "layerNorm: gamma/beta must be [\(c)]")
-    let y = Tensor<T>(shape: x.shape)
+    let y = Tensor<T>(shape: x.shape, uninitialized: true)
     let means = UnsafeMutablePointer<T>.allocate(capacity: max(rows, 1))
     let rstds = UnsafeMutablePointer<T>.allocate(capacity: max(rows, 1))
     let X = x.data, Y = y.data, W = gamma.data, B = beta.data
@@ -100,6 +101,19 @@ public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>
     return y
 }
 
+/// p[i] = exp(p[i] - shift) for i < n, returning the sum: the vectorised kernel for Float, libm otherwise.
+/// Every p[i] must be <= shift (shift is the row maximum).
+@inline(__always)
+func expShiftedSum<T: Real>(_ p: UnsafeMutablePointer<T>, _ n: Int, shift: T) -> T {
+    if T.self == Float.self {
+        let f = UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+        return T(rb_exp_shifted_sum_f32(f, n, Float(shift)))
+    }
+    var s: T = 0
+    for i in 0..<n { let e = T.exp(p[i] - shift); p[i] = e; s += e }
+    return s
+}
+
 /// Keeps two buffers alive for as long as a backward closure holds it.
 final class PointerOwner<T> {
     let a: UnsafeMutablePointer<T>
@@ -113,7 +127,7 @@ final class PointerOwner<T> {
 @_specialize(where T == Double)
 public func softmax<T: Real>(_ x: Tensor<T>, log: Bool = false) -> Tensor<T> {
     let c = x.shape[x.rank - 1], rows = x.count / max(c, 1)
-    let y = Tensor<T>(shape: x.shape)
+    let y = Tensor<T>(shape: x.shape, uninitialized: true)
     let X = x.data, Y = y.data
     parallelFor(rows, grain: 8) { range in
         for r in range {
@@ -121,13 +135,14 @@ public func softmax<T: Real>(_ x: Tensor<T>, log: Bool = false) -> Tensor<T> {
             var m = -T.infinity
             for i in 0..<c where xr[i] > m { m = xr[i] }
             if m == -T.infinity { m = 0 }  // a fully masked row: keep it finite
-            var s: T = 0
-            for i in 0..<c { s += T.exp(xr[i] - m) }
+            yr.update(from: xr, count: c)
+            let s = expShiftedSum(yr, c, shift: m)
             if log {
                 let lse = m + T.log(s)
                 for i in 0..<c { yr[i] = xr[i] - lse }
             } else {
-                for i in 0..<c { yr[i] = T.exp(xr[i] - m) / s }
+                let inv = 1 / s
+                for i in 0..<c { yr[i] *= inv }
             }
         }
     }

@@ -20,7 +20,7 @@ public func permute<T: Real>(_ x: Tensor<T>, _ dims: [Int]) -> Tensor<T> {
     var inStrides = [Int](repeating: 1, count: x.rank)
     for i in stride(from: x.rank - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * x.shape[i + 1] }
     let strides = dims.map { inStrides[$0] }  // input stride of each output dimension
-    let y = Tensor<T>(shape: outShape)
+    let y = Tensor<T>(shape: outShape, uninitialized: true)
     let X = x.data, Y = y.data
     let zeros = [Int](repeating: 0, count: outShape.count)
     forEachBroadcast(outShape, strides, zeros) { o, i, _ in Y[o] = X[i] }
@@ -49,7 +49,7 @@ public func slice<T: Real>(_ x: Tensor<T>, axis: Int, _ range: Range<Int>) -> Te
     let outer = x.shape[..<ax].reduce(1, *), n = x.shape[ax], inner = x.shape[(ax + 1)...].reduce(1, *)
     var outShape = x.shape
     outShape[ax] = range.count
-    let y = Tensor<T>(shape: outShape)
+    let y = Tensor<T>(shape: outShape, uninitialized: true)
     let w = range.count * inner
     for o in 0..<outer { (y.data + o * w).update(from: x.data + o * n * inner + range.lowerBound * inner, count: w) }
     if let tape = recordingTape(x) {
@@ -79,7 +79,7 @@ public func concat<T: Real>(_ xs: [Tensor<T>], axis: Int) -> Tensor<T> {
     let total = xs.map { $0.shape[ax] }.reduce(0, +)
     var outShape = xs[0].shape
     outShape[ax] = total
-    let y = Tensor<T>(shape: outShape)
+    let y = Tensor<T>(shape: outShape, uninitialized: true)
     var start = 0
     var starts: [Int] = []
     for x in xs {

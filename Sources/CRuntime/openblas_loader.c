@@ -71,6 +71,9 @@ static void load(void) {
         snprintf(load_error, sizeof(load_error), "%s has no cblas_sgemm/cblas_dgemm", loaded_path);
         return;
     }
+    // Single-threaded: the engine splits large products over its own threads, so OpenBLAS's worker threads
+    // would only spin (sched_yield) against the engine's kernels.
+    if (p_set_threads) p_set_threads(1);
     load_status = 0;
     load_error[0] = 0;
 }

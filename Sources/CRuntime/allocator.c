@@ -1,0 +1,16 @@
+#include "allocator.h"
+#include <stdlib.h>  // defines __GLIBC__ on glibc systems (the test below needs a libc header first)
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+void rb_keep_freed_memory(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum (larger values are refused)
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);   // never hand freed heap memory back between steps
+    mallopt(M_TOP_PAD, 256 << 20);        // grow the heap in large steps
+#endif
+}
+
+// Runs when the program loads, before Swift code allocates anything.
+__attribute__((constructor)) static void rb_allocator_at_load(void) { rb_keep_freed_memory(); }

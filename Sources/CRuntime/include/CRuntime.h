@@ -1,0 +1,4 @@
+#pragma once
+#include "allocator.h"
+#include "openblas_loader.h"
+#include "vector_math.h"
