@@ -18,8 +18,10 @@ let package = Package(
         // OpenBLAS loaded at run time (dlopen) so that the kernel choice
         // (OPENBLAS_CORETYPE) is made from the CPU's features *before* the library reads it.
         .target(name: "CRuntime", path: "Sources/CRuntime", linkerSettings: [.linkedLibrary("dl")]),
+        // zlib (Debian zlib1g-dev): inflating text8.zip / enwik8.zip.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
-            name: "Core", dependencies: ["CHDF5", "CRuntime"],
+            name: "Core", dependencies: ["CHDF5", "CRuntime", "CZlib"],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "Replicate",

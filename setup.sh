@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # libhdf5-dev: the run store; libopenblas-dev: matrix products; gnuplot-nox: figures (no X11/Qt);
-# hdf5-tools: h5dump, used by the tests to check what the store writes.
-PACKAGES=(libhdf5-dev libopenblas-dev gnuplot-nox hdf5-tools pkg-config)
+# hdf5-tools: h5dump, used by the tests to check what the store writes; zlib1g-dev: reading text8.zip/enwik8.zip;
+# bzip2 and python3-pip: fetching the wiki-sample corpus (a file inside the gensim wheel on PyPI).
+PACKAGES=(libhdf5-dev libopenblas-dev zlib1g-dev gnuplot-nox hdf5-tools pkg-config bzip2 python3-pip)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -14,9 +14,12 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     public var positionsEveryLayer: Bool
     /// Query/key tile size of the blockwise softmax attention.
     public var attentionBlock: Int
+    /// A second classifier on the final layer predicting the character after next (Al-Rfou's "multiple
+    /// targets" auxiliary loss).
+    public var predictsNextButOne: Bool
 
     public init(vocab: Int, layers: Int, dModel: Int, heads: Int, dFF: Int, context: Int, dropout: Double = 0,
-                positionsEveryLayer: Bool = false, attentionBlock: Int = 64) {
+                positionsEveryLayer: Bool = false, attentionBlock: Int = 64, predictsNextButOne: Bool = false) {
         precondition(dModel % heads == 0, "dModel \(dModel) is not a multiple of heads \(heads)")
         self.vocab = vocab
         self.layers = layers
@@ -27,6 +30,22 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         self.dropout = dropout
         self.positionsEveryLayer = positionsEveryLayer
         self.attentionBlock = attentionBlock
+        self.predictsNextButOne = predictsNextButOne
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vocab, layers, dModel, heads, dFF, context, dropout, positionsEveryLayer, attentionBlock, predictsNextButOne
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(vocab: try c.decode(Int.self, forKey: .vocab), layers: try c.decode(Int.self, forKey: .layers),
+                  dModel: try c.decode(Int.self, forKey: .dModel), heads: try c.decode(Int.self, forKey: .heads),
+                  dFF: try c.decode(Int.self, forKey: .dFF), context: try c.decode(Int.self, forKey: .context),
+                  dropout: try c.decode(Double.self, forKey: .dropout),
+                  positionsEveryLayer: try c.decode(Bool.self, forKey: .positionsEveryLayer),
+                  attentionBlock: try c.decode(Int.self, forKey: .attentionBlock),
+                  predictsNextButOne: try c.decodeIfPresent(Bool.self, forKey: .predictsNextButOne) ?? false)
     }
 
     /// Multiply-adds per token of a forward pass through the matrix products (attention's T x T part included,
@@ -82,6 +101,8 @@ public final class TransformerLM<T: Real> {
     public let blocks: [TransformerBlock<T>]
     public let lnF: LayerNorm<T>
     public let head: Linear<T>
+    /// The classifier for the character after next (config.predictsNextButOne).
+    public let headNextButOne: Linear<T>?
 
     public init(_ config: TransformerConfig, attention: any AttentionKernel = SoftmaxAttention(), seed: UInt64) {
         self.config = config
@@ -96,13 +117,16 @@ public final class TransformerLM<T: Real> {
         blocks = (0..<config.layers).map { TransformerBlock(store, "blocks.\($0)", config, attention: attention, rng: &rng) }
         lnF = LayerNorm(store, "ln_f", config.dModel, rng: &rng)
         head = Linear(store, "head", config.dModel, config.vocab, weightInit: .normal(std: 0.02), rng: &rng)
+        headNextButOne = config.predictsNextButOne
+            ? Linear(store, "head_next2", config.dModel, config.vocab, weightInit: .normal(std: 0.02), rng: &rng) : nil
         store.finalize()
         params = store
     }
 
-    /// tokens: batch x length indices, row-major. Returns logits [batch*length, vocab] and each block's output
-    /// ([batch, length, dModel]; auxiliary losses read these).
-    public func forward(_ ids: [Int32], batch: Int, length: Int, dropout p: Double = 0, rng: inout Philox) -> (logits: Tensor<T>, hidden: [Tensor<T>]) {
+    /// tokens: batch x length indices, row-major. Returns logits [batch*length, vocab], each block's output
+    /// ([batch, length, dModel]; auxiliary losses read these) and the final layer-normed states
+    /// [batch*length, dModel] (the input of every classifier on the last layer).
+    public func forward(_ ids: [Int32], batch: Int, length: Int, dropout p: Double = 0, rng: inout Philox) -> (logits: Tensor<T>, hidden: [Tensor<T>], final: Tensor<T>) {
         precondition(ids.count == batch * length && length <= config.context, "forward: \(ids.count) ids for \(batch) x \(length) (context \(config.context))")
         let positionIDs = (0..<length).map { Int32($0) }
         var x = reshape(tokens(ids), [batch, length, config.dModel])
@@ -115,7 +139,7 @@ public final class TransformerLM<T: Real> {
             x = block(x, dropout: p, rng: &rng)
             hidden.append(x)
         }
-        let logits = head(lnF(reshape(x, [batch * length, config.dModel])))
-        return (logits, hidden)
+        let final = lnF(reshape(x, [batch * length, config.dModel]))
+        return (head(final), hidden, final)
     }
 }

@@ -1,0 +1,155 @@
+import ArgumentParser
+import Core
+import Foundation
+
+struct AlRfou: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "al-rfou2018",
+        abstract: "Al-Rfou et al. 2018: a deep character transformer LM with three auxiliary losses, scored in bits per character.",
+        subcommands: [AlRfouTrain.self, AlRfouEval.self],
+        defaultSubcommand: AlRfouTrain.self)
+}
+
+struct DataOptions: ParsableArguments {
+    @Option(help: "Corpus: text8, enwik8 (from their zips or unpacked files), wiki-sample (cleaned, the default), wiki-sample-raw (XML bytes).")
+    var dataset = "wiki-sample"
+    @Option(help: "Train on any file instead (split 90/5/5); a .zip with one member or plain bytes.")
+    var dataFile: String?
+    @Option(help: "Alphabet of --data-file: text8 (a-z and space) or bytes.")
+    var alphabet = "bytes"
+    @Option(help: "Where corpora live (default $REPLICATE_DATA, else ~/.cache/replicate).")
+    var dataDir: String?
+
+    func load() throws -> CharCorpus {
+        if let file = dataFile {
+            guard let a = Alphabet(rawValue: alphabet) else { throw ValidationError("--alphabet must be text8 or bytes") }
+            return try CharCorpus.load(file: file, alphabet: a)
+        }
+        return try CharCorpus.load(dataset, dataDir: CharCorpus.dataDirectory(dataDir))
+    }
+}
+
+struct AlRfouTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Train (the default): checkpoints, metrics and figures under runs/al-rfou2018/.")
+
+    @OptionGroup var data: DataOptions
+    @Option(help: "smoke (seconds), cpu (about 15 minutes here), t12 or t64 (the paper's sizes: far more compute than a CPU).")
+    var preset = "cpu"
+    @Option(help: "Training steps (default: the preset's).") var steps: Int?
+    @Option(help: "Sequences per batch.") var batch: Int?
+    @Option(help: "Learning rate.") var lr: Double?
+    @Option(help: "Optimizer: adamw or sgd (momentum).") var optimizer: String?
+    @Option(help: "Validate every N steps.") var evalEvery: Int?
+    @Option(help: "Checkpoint every N steps.") var checkpointEvery: Int?
+    @Option(help: "Random seed.") var seed: UInt64?
+    @Flag(inversion: .prefixedNo, help: "Auxiliary loss: predict at every position.") var multiplePositions = true
+    @Flag(inversion: .prefixedNo, help: "Auxiliary loss: intermediate layers predict too (dropped on the paper's schedule).") var intermediateLosses = true
+    @Flag(inversion: .prefixedNo, help: "Auxiliary loss: also predict the character after next (weight 0.5).") var multipleTargets = true
+    @Option(help: "Run directory (default runs/al-rfou2018/<dataset>-<preset>-<aux losses>).") var runDir: String?
+    @Flag(help: "Continue the run in the run directory from its checkpoint.") var resume = false
+    @Option(help: "Threads.") var threads = 2
+    @Option(help: .hidden) var stopAfter: Int?
+
+    func validate() throws {
+        guard AlRfou2018.presetNames.contains(preset) else { throw ValidationError("--preset must be one of \(AlRfou2018.presetNames.joined(separator: ", "))") }
+        for (name, v) in [("steps", steps), ("batch", batch), ("eval-every", evalEvery), ("checkpoint-every", checkpointEvery)] {
+            if let v, v <= 0 { throw ValidationError("--\(name) must be positive") }
+        }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
+        if threads <= 0 { throw ValidationError("--threads must be positive") }
+    }
+
+    func run() throws {
+        try BLAS.ensureLoaded()
+        Engine.setThreads(threads)
+        let corpus = try data.load()
+        var config = AlRfou2018.preset(preset, dataset: data.dataFile ?? data.dataset, vocab: corpus.alphabet.size)!
+        if let steps { config.steps = steps }
+        if let batch { config.batch = batch }
+        if let lr { config.lr = lr }
+        if let optimizer { config.optimizer = optimizer }
+        if let evalEvery { config.evalEvery = evalEvery }
+        if let checkpointEvery { config.checkpointEvery = checkpointEvery }
+        if let seed { config.seed = seed }
+        config.aux.multiplePositions = multiplePositions
+        config.aux.intermediateLayers = intermediateLosses
+        config.aux.multipleTargets = multipleTargets
+        config.model.predictsNextButOne = multipleTargets
+        if config.schedule == "cosine", config.warmup >= config.steps { config.warmup = max(0, config.steps / 10) }
+
+        let auxTag = [multiplePositions ? nil : "no-positions", intermediateLosses ? nil : "no-intermediate", multipleTargets ? nil : "no-targets"]
+            .compactMap { $0 }.joined(separator: "-")
+        let dir = runDir ?? "runs/al-rfou2018/\(corpus.name)-\(preset)-\(auxTag.isEmpty ? "all-aux" : auxTag)"
+        let run = try LMRun(config: config, corpus: corpus, runDir: dir, resume: resume,
+                            provenance: Provenance(configJSON: config.json, seed: Int64(config.seed), threads: threads))
+        run.stopAfterStep = stopAfter
+        let tty = isatty(2) == 1
+        var lastPrinted = Date.distantPast
+        run.progress = { line, final in
+            if tty {
+                FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(final ? "\n" : "")".utf8))
+            } else if final || Date().timeIntervalSince(lastPrinted) > 30 {
+                FileHandle.standardError.write(Data("\(line)\n".utf8))
+                lastPrinted = Date()
+            }
+        }
+        print("al-rfou2018: preset \(preset) on \(corpus.name) (\(corpus.train.count) / \(corpus.valid.count) / \(corpus.test.count) symbols), "
+              + "\(config.model.layers) layers, \(run.model.params.count) parameters, \(config.steps) steps; run directory \(dir)"
+              + (resume ? "; resuming at step \(run.step)" : ""))
+        let summary = try run.train()
+        if summary.stoppedEarly {
+            print("stopped after step \(summary.steps) (resume with --resume)")
+            return
+        }
+        let figures = try RunFigures.draw(metricsPath: run.metricsPath, format: "png")
+        print(AlRfouReport.table(corpus: corpus.name, preset: preset, parameters: run.model.params.count, steps: summary.steps,
+                                 rows: [("valid", summary.validBPC, config.evalStride, summary.validSymbols)], wallSeconds: summary.wallSeconds))
+        for f in figures { print("figure: \(f)") }
+        print("checkpoint: \(run.checkpointPath)")
+    }
+}
+
+struct AlRfouEval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Bits per character of a checkpoint on a split: the paper's protocol (--stride 1) or a labelled faster approximation.")
+
+    @Option(help: "A checkpoint written by 'replicate al-rfou2018'.") var checkpoint: String
+    @Option(help: "train, valid or test.") var split = "test"
+    @Option(help: "Score the last S positions of each window (1: every symbol predicted from a full context, the paper's protocol).")
+    var stride = 1
+    @Option(help: "Score only the first N symbols of the split.") var maxSymbols: Int?
+    @Option(help: "Where corpora live (default $REPLICATE_DATA, else ~/.cache/replicate).") var dataDir: String?
+    @Option(help: "The corpus file, when the run trained on --data-file.") var dataFile: String?
+    @Option(help: "Threads.") var threads = 2
+
+    func validate() throws {
+        if stride <= 0 { throw ValidationError("--stride must be positive") }
+        if let m = maxSymbols, m <= 0 { throw ValidationError("--max-symbols must be positive") }
+    }
+
+    func run() throws {
+        try BLAS.ensureLoaded()
+        Engine.setThreads(threads)
+        let (model, config, step) = try LMRun.loadModel(checkpoint: checkpoint)
+        let corpus: CharCorpus
+        if let dataFile {
+            corpus = try CharCorpus.load(file: dataFile, alphabet: config.model.vocab == 27 ? .text8 : .bytes)
+        } else {
+            corpus = try CharCorpus.load(config.dataset, dataDir: CharCorpus.dataDirectory(dataDir))
+        }
+        let ids = try corpus.split(split)
+        let t0 = Date()
+        let result = evaluateBPC(model, ids: ids, stride: stride, maxSymbols: maxSymbols)
+        let metrics = ((checkpoint as NSString).deletingLastPathComponent as NSString).appendingPathComponent(RunFiles.metrics)
+        if FileManager.default.fileExists(atPath: metrics) {
+            let log = try MetricsLog(path: metrics)
+            try log.record("results_\(split)", step: Int64(step), ["bpc": result.bpc, "stride": Double(stride), "symbols": Double(result.symbols)])
+            try log.close()
+        }
+        print(AlRfouReport.table(corpus: corpus.name, preset: config.preset, parameters: model.params.count, steps: step,
+                                 rows: [(split, result.bpc, stride, result.symbols)], wallSeconds: nil))
+        print(String(format: "evaluated %d symbols in %.1f s", result.symbols, Date().timeIntervalSince(t0)))
+    }
+}
