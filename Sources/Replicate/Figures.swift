@@ -26,6 +26,19 @@ struct Figures: ParsableCommand {
                 drawn += 1
             }
         }
+        // Runs side by side, per experiment directory (the parent of the run directories).
+        let byExperiment = Dictionary(grouping: files) { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
+        for (dir, runs) in byExperiment.sorted(by: { $0.key < $1.key }) {
+            for figure in try RunFigures.drawComparison(metricsPaths: runs.sorted(), into: dir, format: format) {
+                print(figure)
+                drawn += 1
+            }
+            if let table = try RunFigures.resultsTable(metricsPaths: runs.sorted()) {
+                let path = (dir as NSString).appendingPathComponent("results.md")
+                try Data(table.utf8).write(to: URL(fileURLWithPath: path))
+                print(path)
+            }
+        }
         if drawn == 0 { print("no figures: none of the \(files.count) runs holds a train/loss series") }
     }
 }

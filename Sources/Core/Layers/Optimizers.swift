@@ -66,20 +66,11 @@ public final class SGD<T: Real>: Optimizer {
     }
 
     public func step(lr: Double) {
-        let p = params.values, g = params.gradients
-        let mu = T(momentum), rate = T(lr)
         let first = steps == 0
         buffer.withUnsafeMutableBufferPointer { buf in
             for e in params.entries {
-                let wd = T(e.decay ? weightDecay : 0)
-                for i in e.offset..<(e.offset + e.count) {
-                    var d = g[i] + wd * p[i]
-                    if momentum != 0 {
-                        buf[i] = first ? d : mu * buf[i] + d
-                        d = nesterov ? d + mu * buf[i] : buf[i]
-                    }
-                    p[i] -= rate * d
-                }
+                sgdUpdate(p: params.values + e.offset, g: params.gradients + e.offset, buffer: buf.baseAddress! + e.offset, count: e.count,
+                          lr: lr, momentum: momentum, nesterov: nesterov, weightDecay: e.decay ? weightDecay : 0, firstStep: first)
             }
         }
         steps += 1
@@ -124,25 +115,14 @@ public final class Adam<T: Real>: Optimizer {
 
     public func step(lr: Double) {
         steps += 1
-        let p = params.values, g = params.gradients
-        let b1 = T(beta1), b2 = T(beta2), e = T(eps)
         let bc1 = 1 - Foundation.pow(beta1, Double(steps)), bc2 = 1 - Foundation.pow(beta2, Double(steps))
-        let stepSize = T(lr / bc1), bc2Root = T(bc2.squareRoot())
         m.withUnsafeMutableBufferPointer { M in
             v.withUnsafeMutableBufferPointer { V in
                 for entry in params.entries {
-                    let wd = T(entry.decay ? weightDecay : 0)
-                    let shrink = T(1 - lr * (entry.decay ? weightDecay : 0))
-                    let range = entry.offset..<(entry.offset + entry.count)
-                    parallelFor(range.count, grain: 1 << 14) { sub in
-                        for i in (range.lowerBound + sub.lowerBound)..<(range.lowerBound + sub.upperBound) {
-                            var grad = g[i]
-                            if decoupled { p[i] *= shrink } else { grad += wd * p[i] }
-                            M[i] = b1 * M[i] + (1 - b1) * grad
-                            V[i] = b2 * V[i] + (1 - b2) * grad * grad
-                            p[i] -= stepSize * M[i] / (V[i].squareRoot() / bc2Root + e)
-                        }
-                    }
+                    let wd = entry.decay ? weightDecay : 0
+                    adamUpdate(p: params.values + entry.offset, g: params.gradients + entry.offset, m: M.baseAddress! + entry.offset,
+                               v: V.baseAddress! + entry.offset, count: entry.count, lr: lr, beta1: beta1, beta2: beta2, eps: eps,
+                               biasCorrection1: bc1, biasCorrection2: bc2, weightDecay: wd, decoupled: decoupled)
                 }
             }
         }
@@ -162,5 +142,48 @@ public final class Adam<T: Real>: Optimizer {
         m = mm.map { T($0) }
         v = vv.map { T($0) }
         steps = Int(try file.read("\(group)/steps").int64s[0])
+    }
+}
+
+/// One Adam(W) update of `count` parameters (see `Adam`). A free function so that it is specialised for Float
+/// even when the optimizer is reached through the `Optimizer` existential.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func adamUpdate<T: Real>(
+    p: UnsafeMutablePointer<T>, g: UnsafeMutablePointer<T>, m: UnsafeMutablePointer<T>, v: UnsafeMutablePointer<T>, count: Int,
+    lr: Double, beta1: Double, beta2: Double, eps: Double, biasCorrection1: Double, biasCorrection2: Double,
+    weightDecay: Double, decoupled: Bool
+) {
+    let b1 = T(beta1), b2 = T(beta2), e = T(eps)
+    let stepSize = T(lr / biasCorrection1), bc2Root = T(biasCorrection2.squareRoot())
+    let wd = T(weightDecay), shrink = T(1 - lr * weightDecay)
+    parallelFor(count, grain: 1 << 14) { range in
+        for i in range {
+            var grad = g[i]
+            if decoupled { p[i] *= shrink } else { grad += wd * p[i] }
+            m[i] = b1 * m[i] + (1 - b1) * grad
+            v[i] = b2 * v[i] + (1 - b2) * grad * grad
+            p[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Root + e)
+        }
+    }
+}
+
+/// One SGD-with-momentum update of `count` parameters (see `SGD`).
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func sgdUpdate<T: Real>(
+    p: UnsafeMutablePointer<T>, g: UnsafeMutablePointer<T>, buffer: UnsafeMutablePointer<T>, count: Int,
+    lr: Double, momentum: Double, nesterov: Bool, weightDecay: Double, firstStep: Bool
+) {
+    let mu = T(momentum), rate = T(lr), wd = T(weightDecay)
+    parallelFor(count, grain: 1 << 14) { range in
+        for i in range {
+            var d = g[i] + wd * p[i]
+            if momentum != 0 {
+                buffer[i] = firstStep ? d : mu * buffer[i] + d
+                d = nesterov ? d + mu * buffer[i] : buffer[i]
+            }
+            p[i] -= rate * d
+        }
     }
 }

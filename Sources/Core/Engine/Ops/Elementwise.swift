@@ -77,6 +77,20 @@ public func binary<T: Real>(_ a: Tensor<T>, _ b: Tensor<T>, _ op: BinaryOp) -> T
             case .div: for i in r { O[i] = A[i] / B[i] }
             }
         }
+    } else if let inner = trailingBroadcast(a.shape, b.shape) {
+        // b repeats over a's leading dimensions (e.g. [B, T, C] + [T, C]): contiguous rows, in parallel.
+        let rows = a.count / max(inner, 1)
+        parallelFor(rows, grain: max(1, (1 << 14) / max(inner, 1))) { r in
+            for row in r {
+                let o = row * inner
+                switch op {
+                case .add: for j in 0..<inner { O[o + j] = A[o + j] + B[j] }
+                case .sub: for j in 0..<inner { O[o + j] = A[o + j] - B[j] }
+                case .mul: for j in 0..<inner { O[o + j] = A[o + j] * B[j] }
+                case .div: for j in 0..<inner { O[o + j] = A[o + j] / B[j] }
+                }
+            }
+        }
     } else {
         let sa = broadcastStrides(a.shape, in: shape), sb = broadcastStrides(b.shape, in: shape)
         switch op {
@@ -90,6 +104,10 @@ public func binary<T: Real>(_ a: Tensor<T>, _ b: Tensor<T>, _ op: BinaryOp) -> T
         out.requiresGrad = true
         tape.record {
             let G = out.grad
+            if let inner = trailingBroadcast(a.shape, b.shape), a.shape == shape {
+                binaryTrailingBackward(op, A, B, G, a.requiresGrad ? a.grad : nil, b.requiresGrad ? b.grad : nil, rows: a.count / max(inner, 1), inner: inner)
+                return
+            }
             let sa = broadcastStrides(a.shape, in: shape), sb = broadcastStrides(b.shape, in: shape)
             if a.requiresGrad {
                 let dA = a.grad
@@ -111,6 +129,45 @@ public func binary<T: Real>(_ a: Tensor<T>, _ b: Tensor<T>, _ op: BinaryOp) -> T
         }
     }
     return out
+}
+
+/// The size of b when b's shape equals the trailing dimensions of a's (so b repeats over a's leading ones).
+func trailingBroadcast(_ a: [Int], _ b: [Int]) -> Int? {
+    guard b.count < a.count, !b.isEmpty, Array(a.suffix(b.count)) == b else { return nil }
+    return b.reduce(1, *)
+}
+
+/// Backward of `binary` when b repeats over a's leading dimensions: dA row by row in parallel; dB column
+/// blocks in parallel, each column summed over rows in row order (the same result for any thread count).
+func binaryTrailingBackward<T: Real>(
+    _ op: BinaryOp, _ A: UnsafeMutablePointer<T>, _ B: UnsafeMutablePointer<T>, _ G: UnsafeMutablePointer<T>,
+    _ dA: UnsafeMutablePointer<T>?, _ dB: UnsafeMutablePointer<T>?, rows: Int, inner: Int
+) {
+    if let dA {
+        parallelFor(rows, grain: max(1, (1 << 14) / max(inner, 1))) { r in
+            for row in r {
+                let o = row * inner
+                switch op {
+                case .add, .sub: for j in 0..<inner { dA[o + j] += G[o + j] }
+                case .mul: for j in 0..<inner { dA[o + j] += G[o + j] * B[j] }
+                case .div: for j in 0..<inner { dA[o + j] += G[o + j] / B[j] }
+                }
+            }
+        }
+    }
+    if let dB {
+        parallelFor(inner, grain: 64) { cols in
+            for row in 0..<rows {
+                let o = row * inner
+                switch op {
+                case .add: for j in cols { dB[j] += G[o + j] }
+                case .sub: for j in cols { dB[j] -= G[o + j] }
+                case .mul: for j in cols { dB[j] += G[o + j] * A[o + j] }
+                case .div: for j in cols { dB[j] -= G[o + j] * A[o + j] / (B[j] * B[j]) }
+                }
+            }
+        }
+    }
 }
 
 public func + <T: Real>(a: Tensor<T>, b: Tensor<T>) -> Tensor<T> { binary(a, b, .add) }
