@@ -2,7 +2,9 @@
 # One-time set-up for replicate on Debian 12: system packages, then a release build.
 #   ./setup.sh              install packages (as root), build, print where the binary is
 #   ./setup.sh --deps-only  install packages only (what CI uses)
-# Idempotent: packages already present are not reinstalled, and the build is incremental.
+#   ./setup.sh --no-data    install packages and build, skip the demo corpus
+# Idempotent: packages already present are not reinstalled, the build is incremental, and the demo corpus
+# (wiki-sample: a Wikipedia XML excerpt shipped in gensim 4.4.0's wheel on PyPI) is fetched once.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -33,3 +35,8 @@ swift build -c release --product replicate 2>&1 | grep -E "error|warning: |Compi
 bin="$(swift build -c release --show-bin-path)/replicate"
 [ -x "$bin" ] || { echo "setup.sh: build failed" >&2; exit 1; }
 echo "setup.sh: built $bin"
+[ "${1:-}" = "--no-data" ] && exit 0
+if ! python3 -m pip --version >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq python3-pip >/dev/null; else echo "setup.sh: pip missing: apt-get install python3-pip" >&2; exit 1; fi
+fi
+"$bin" data prepare-wiki-sample

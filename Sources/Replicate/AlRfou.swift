@@ -42,6 +42,8 @@ struct AlRfouTrain: ParsableCommand {
     @Option(help: "Optimizer: adamw or sgd (momentum).") var optimizer: String?
     @Option(help: "Validate every N steps.") var evalEvery: Int?
     @Option(help: "Checkpoint every N steps.") var checkpointEvery: Int?
+    @Option(help: "Validation symbols scored at each periodic evaluation.") var evalSymbols: Int?
+    @Option(help: "Stride of the periodic evaluation (1: the paper's protocol).") var evalStride: Int?
     @Option(help: "Random seed.") var seed: UInt64?
     @Flag(inversion: .prefixedNo, help: "Auxiliary loss: predict at every position.") var multiplePositions = true
     @Flag(inversion: .prefixedNo, help: "Auxiliary loss: intermediate layers predict too (dropped on the paper's schedule).") var intermediateLosses = true
@@ -53,7 +55,8 @@ struct AlRfouTrain: ParsableCommand {
 
     func validate() throws {
         guard AlRfou2018.presetNames.contains(preset) else { throw ValidationError("--preset must be one of \(AlRfou2018.presetNames.joined(separator: ", "))") }
-        for (name, v) in [("steps", steps), ("batch", batch), ("eval-every", evalEvery), ("checkpoint-every", checkpointEvery)] {
+        for (name, v) in [("steps", steps), ("batch", batch), ("eval-every", evalEvery), ("checkpoint-every", checkpointEvery),
+                          ("eval-symbols", evalSymbols), ("eval-stride", evalStride)] {
             if let v, v <= 0 { throw ValidationError("--\(name) must be positive") }
         }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
@@ -71,6 +74,8 @@ struct AlRfouTrain: ParsableCommand {
         if let optimizer { config.optimizer = optimizer }
         if let evalEvery { config.evalEvery = evalEvery }
         if let checkpointEvery { config.checkpointEvery = checkpointEvery }
+        if let evalSymbols { config.evalSymbols = evalSymbols }
+        if let evalStride { config.evalStride = evalStride }
         if let seed { config.seed = seed }
         config.aux.multiplePositions = multiplePositions
         config.aux.intermediateLayers = intermediateLosses

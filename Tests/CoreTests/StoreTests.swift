@@ -201,3 +201,14 @@ func assertOneLineError<T>(_ expression: @autoclosure () throws -> T, contains t
         XCTAssertFalse(message.contains("\n"), "error must be one line: \(message)", file: file, line: line)
     }
 }
+
+final class LiveReadTests: XCTestCase {
+    func testReadersCanOpenAFileThatIsBeingWritten() throws {
+        let path = try makeTempDir() + "/live.h5"
+        let log = try MetricsLog(path: path, flushEvery: 1)
+        try log.record("train", step: 1, ["loss": 2])
+        let reader = try HDF5File.open(path)  // the writer still holds the file open
+        XCTAssertEqual(try reader.read("train/loss").doubles, [2])
+        try log.close()
+    }
+}

@@ -208,7 +208,17 @@ public final class HDF5File {
         guard isHDF5 > 0 else {
             throw StoreError("\(path): not an HDF5 file (truncated or another format)")
         }
-        let fid = H5Fopen(path, writable ? chdf5_acc_rdwr() : chdf5_acc_rdonly(), chdf5_p_default())
+        // Readers do not take HDF5's file lock, so a running training's metrics can be inspected and plotted
+        // while it writes them (the writer flushes every few seconds).
+        let fapl = H5Pcreate(chdf5_p_file_access())
+        defer { H5Pclose(fapl) }
+        if !writable { H5Pset_file_locking(fapl, false, true) }
+        var fid = H5Fopen(path, writable ? chdf5_acc_rdwr() : chdf5_acc_rdonly(), fapl)
+        if fid < 0 && !writable {
+            // Already open in this process (HDF5 then insists on the same access properties): share that.
+            _ = lastHDF5Error()
+            fid = H5Fopen(path, chdf5_acc_rdonly(), chdf5_p_default())
+        }
         guard fid >= 0 else { throw StoreError("\(path): cannot open HDF5 file (\(lastHDF5Error()))") }
         return HDF5File(path: path, id: fid, writable: writable)
     }

@@ -1,0 +1,77 @@
+import Core
+import Foundation
+import XCTest
+
+/// `replicate al-rfou2018` end to end through the binary, on a small generated corpus.
+final class AlRfouCLITests: XCTestCase {
+    func corpusFile(_ dir: String) throws -> String {
+        var rng = Philox(seed: 4)
+        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran"]
+        var text = ""
+        while text.utf8.count < 20_000 { text += words[rng.below(words.count)] + " " }
+        let path = dir + "/corpus.txt"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func testTrainResumeEvaluateAndRedrawFigures() throws {
+        let dir = try makeTempDirectory()
+        let corpus = try corpusFile(dir)
+        let runDir = dir + "/runs/al-rfou2018/smoke"
+        let common = ["al-rfou2018", "--preset", "smoke", "--data-file", corpus, "--alphabet", "text8", "--run-dir", runDir, "--steps", "40",
+                      "--checkpoint-every", "20", "--eval-every", "20"]
+        // Stopped after step 30 (last checkpoint: 20), then resumed to the end.
+        var (rc, out, err) = try runReplicate(common + ["--stop-after", "30"])
+        XCTAssertEqual(rc, 0, err)
+        XCTAssertTrue(out.contains("stopped after step 30"), out)
+        (rc, out, err) = try runReplicate(common)
+        XCTAssertNotEqual(rc, 0, "a second run into the same directory must not overwrite it")
+        XCTAssertTrue(err.contains("--resume"), err)
+        (rc, out, err) = try runReplicate(common + ["--resume"])
+        XCTAssertEqual(rc, 0, err)
+        XCTAssertTrue(out.contains("resuming at step 20"), out)
+        XCTAssertTrue(out.contains("| paper: T12 | 44M | 1.18 | 1.11 |"), out)
+        XCTAssertTrue(out.contains("stride 16 approximation"), out)
+
+        (rc, out, err) = try runReplicate(["al-rfou2018", "eval", "--checkpoint", runDir + "/checkpoint.h5", "--split", "test",
+                                           "--stride", "1", "--max-symbols", "300", "--data-file", corpus])
+        XCTAssertEqual(rc, 0, err)
+        XCTAssertTrue(out.contains("| test |") && out.contains("paper's protocol, 300 symbols"), out)
+        let metrics = try HDF5File.open(runDir + "/metrics.h5")
+        XCTAssertEqual(try metrics.read("results_test/stride").doubles, [1])
+        XCTAssertEqual(try metrics.read("train/step").int64s, (1...40).map(Int64.init))
+
+        if Gnuplot.executable != nil {
+            (rc, out, err) = try runReplicate(["figures", dir + "/runs"])
+            XCTAssertEqual(rc, 0, err)
+            for f in ["train_loss.png", "bpc_by_step.png", "bpc_by_wall_time.png"] { XCTAssertTrue(out.contains(runDir + "/figures/" + f), out) }
+            let table = try String(contentsOfFile: dir + "/runs/al-rfou2018/results.md", encoding: .utf8)
+            XCTAssertTrue(table.contains("| smoke | 40 | test |") && table.contains("paper's protocol"), table)
+        }
+    }
+
+    func testBadInputIsOneLine() throws {
+        let dir = try makeTempDirectory()
+        try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: dir + "/bad.h5"))
+        let cases: [[String]] = [
+            ["al-rfou2018", "--preset", "huge"],
+            ["al-rfou2018", "--dataset", "text8", "--data-dir", dir, "--run-dir", dir + "/r"],
+            ["al-rfou2018", "--data-file", dir + "/missing.txt", "--run-dir", dir + "/r"],
+            ["al-rfou2018", "--steps", "0"],
+            ["al-rfou2018", "--lr", "nan"],
+            ["al-rfou2018", "eval", "--checkpoint", dir + "/bad.h5"],
+            ["al-rfou2018", "eval", "--checkpoint", dir + "/missing.h5"],
+            ["al-rfou2018", "eval", "--checkpoint", dir + "/bad.h5", "--stride", "0"],
+            ["data", "fetch", "wikipedia"],
+            ["data", "clean-wiki", dir + "/missing.xml", dir + "/out.txt"],
+        ]
+        for args in cases {
+            let (rc, out, err) = try runReplicate(args)
+            XCTAssertNotEqual(rc, 0, "\(args)")
+            XCTAssertEqual(err.filter { $0 == "\n" }.count, 1, "\(args): \(err)")
+            XCTAssertTrue(err.hasPrefix("error: "), "\(args): \(err)")
+            XCTAssertFalse(out.contains("step"), "\(args)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out.txt"))
+    }
+}
