@@ -116,15 +116,7 @@ struct BenchStepMemory: ParsableCommand {
 }
 
 func capture(_ exe: String, _ args: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: exe)
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw StoreError("\(exe) exited with \(p.terminationStatus)") }
-    return String(decoding: data, as: UTF8.self)
+    let r = try Subprocess.run(exe, args)
+    guard r.status == 0 else { throw StoreError("\(exe) exited with \(r.status)") }
+    return r.outputText
 }

@@ -27,12 +27,8 @@ struct Fetch: ParsableCommand {
         guard let curl = ["/usr/bin/curl", "/bin/curl"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw DataError("curl not found; \(manual)")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: curl)
-        p.arguments = ["-fsL", "--connect-timeout", "20", "-o", tmp, k.url]
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
+        let status = try Subprocess.run(curl, ["-fsL", "--connect-timeout", "20", "-o", tmp, k.url]).status
+        guard status == 0 else {
             unlink(tmp)
             throw DataError("cannot download \(k.url) (no network?); \(manual)")
         }

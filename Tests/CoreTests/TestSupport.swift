@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import XCTest
 
@@ -10,17 +11,8 @@ func makeTempDir(_ name: String = #function) throws -> String {
 
 /// Runs a program and returns (exit status, stdout, stderr).
 func runProcess(_ exe: String, _ args: [String]) throws -> (Int32, String, String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: exe)
-    p.arguments = args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let r = try Subprocess.run(exe, args)
+    return (r.status, r.outputText, r.errorText)
 }
 
 func which(_ tool: String) -> String? {

@@ -16,17 +16,8 @@ func replicateBinary() throws -> String {
 }
 
 func runReplicate(_ args: [String]) throws -> (Int32, String, String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try replicateBinary())
-    p.arguments = args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let r = try Subprocess.run(try replicateBinary(), args)
+    return (r.status, r.outputText, r.errorText)
 }
 
 func fixture(_ name: String) -> String {

@@ -12,17 +12,7 @@ public enum WikiSample {
     public static func downloadWheel(into dir: String) throws -> String {
         let args = ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.11",
                     "--platform", "manylinux_2_28_x86_64", "--quiet", "-d", dir, "gensim==4.4.0"]
-        var ran = false
-        for python in ["/usr/bin/env"] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: python)
-            p.arguments = ["python3"] + args
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-            ran = p.terminationStatus == 0
-        }
+        let ran = (try? Subprocess.run("/usr/bin/env", ["python3"] + args))?.status == 0
         let wheel = (try FileManager.default.contentsOfDirectory(atPath: dir)).first { $0.hasPrefix("gensim-4.4.0") && $0.hasSuffix(".whl") }
         guard ran, let w = wheel else {
             throw DataError("could not download gensim 4.4.0's wheel with 'python3 -m pip download' (no pip or no network); get it by hand and pass --wheel")
@@ -43,26 +33,9 @@ public enum WikiSample {
         guard let exe = ["/usr/bin/bunzip2", "/bin/bunzip2"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw DataError("bunzip2 not found: apt-get install bzip2")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["-c"]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let writer = input.fileHandleForWriting
-        let payload = Data(data)
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) {
-            writer.write(payload)
-            try? writer.close()
-        }
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw DataError("bunzip2 failed on the wiki excerpt") }
-        return [UInt8](out)
+        let r = try Subprocess.run(exe, ["-c"], input: Data(data))
+        guard r.status == 0 else { throw DataError("bunzip2 failed on the wiki excerpt") }
+        return [UInt8](r.output)
     }
 }
 

@@ -60,14 +60,7 @@ public struct BarChart {
 /// gnuplot through a pipe: the script and its data go to gnuplot's standard input; its errors become PlotErrors.
 public enum Gnuplot {
     /// The gnuplot executable, or nil when none is installed.
-    public static var executable: String? {
-        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-        for d in dirs {
-            let p = "\(d)/gnuplot"
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return nil
-    }
+    public static var executable: String? { Subprocess.find("gnuplot") }
 
     /// The terminals this gnuplot can draw with.
     public static let terminals: Set<String> = {
@@ -153,27 +146,11 @@ public enum Gnuplot {
         guard let exe = executable else {
             throw PlotError("gnuplot not found: install it with 'apt-get install gnuplot-nox'")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        let input = Pipe(), errors = Pipe()
-        p.standardInput = input
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = errors
-        try p.run()
-        // Write the script from another thread so a chatty gnuplot cannot block on a full stderr pipe.
-        let writer = input.fileHandleForWriting
-        let data = Data(script.utf8)
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) {
-            writer.write(data)
-            try? writer.close()
-        }
-        let errText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        group.wait()
-        p.waitUntilExit()
-        if p.terminationStatus != 0 {
+        let r = try Subprocess.run(exe, [], input: Data(script.utf8))
+        let errText = r.errorText
+        if r.status != 0 {
             let lines = errText.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0 != "^" }
-            throw PlotError("gnuplot failed: " + (lines.last { $0.contains("error") || $0.contains("line") } ?? lines.last ?? "exit \(p.terminationStatus)"))
+            throw PlotError("gnuplot failed: " + (lines.last { $0.contains("error") || $0.contains("line") } ?? lines.last ?? "exit \(r.status)"))
         }
         return errText
     }

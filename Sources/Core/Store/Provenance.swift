@@ -93,17 +93,7 @@ public struct CodeVersion {
     }()
 
     private static func run(_ tool: String, _ args: [String]) -> String? {
-        guard FileManager.default.isExecutableFile(atPath: tool) else { return nil }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard FileManager.default.isExecutableFile(atPath: tool), let r = try? Subprocess.run(tool, args), r.status == 0 else { return nil }
+        return r.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
