@@ -172,7 +172,13 @@ final class LanguageModelTests: XCTestCase {
         XCTAssertTrue(try first.train().stoppedEarly)
         let second = try LMRun(config: c, corpus: corpus, runDir: resumedDir, resume: true, provenance: provenance(c))
         XCTAssertEqual(second.step, 20)
-        _ = try second.train()
+        let finished = try second.train()
+
+        // Resuming a finished run trains nothing and reports the run's last validation result.
+        let again = try LMRun(config: c, corpus: corpus, runDir: resumedDir, resume: true, provenance: provenance(c))
+        let repeated = try again.train()
+        XCTAssertEqual(repeated.steps, 40)
+        XCTAssertEqual(repeated.validBPC, finished.validBPC)
 
         let a = try HDF5File.open(straightDir + "/metrics.h5"), b = try HDF5File.open(resumedDir + "/metrics.h5")
         for name in ["train/step", "train/loss", "train/grad_norm", "eval/bpc"] {

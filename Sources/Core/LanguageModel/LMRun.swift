@@ -68,6 +68,7 @@ public final class LMRun {
         if resume {
             try loadCheckpoint()
             try log.resume(atStep: Int64(step))
+            if log.file.kind(of: "eval/bpc") == .dataset { lastEvalBPC = try log.file.read("eval/bpc").doubles.last }
         }
         if !metricsExisted {
             try provenance.write(to: log.file)
