@@ -81,7 +81,7 @@ public enum Gnuplot {
     }
 
     public static func draw(_ plot: LinePlot, to path: String) throws {
-        var s = try preamble(path: path, title: plot.title)
+        var s = "set title \(quote(plot.title))\n"
         s += "set xlabel \(quote(plot.xLabel))\nset ylabel \(quote(plot.yLabel))\nset grid\nset key outside right top\n"
         if plot.logX { s += "set logscale x\n" }
         if plot.logY { s += "set logscale y\n" }
@@ -98,7 +98,7 @@ public enum Gnuplot {
     }
 
     public static func draw(_ chart: BarChart, to path: String) throws {
-        var s = try preamble(path: path, title: chart.title)
+        var s = "set title \(quote(chart.title))\n"
         s += "set ylabel \(quote(chart.yLabel))\nset grid ytics\nset key outside right top\nset yrange [0:*]\n"
         s += "set style fill solid 0.6 border -1\n"
         s += chart.errors == nil ? "set style histogram clustered gap 1\n" : "set style histogram errorbars gap 1 lw 1\n"
@@ -123,16 +123,13 @@ public enum Gnuplot {
         try render(s, to: path)
     }
 
-    private static func preamble(path: String, title: String) throws -> String {
-        "set terminal \(try terminal(for: path))\nset output \(quote(path))\nset title \(quote(title))\nset encoding utf8\n"
-    }
-
-    /// Runs a script that writes a figure; the figure is written under a temporary name and renamed on success.
-    static func render(_ script: String, to path: String) throws {
+    /// Runs a plotting script (everything after the terminal and output lines) into `path`: gnuplot writes a
+    /// temporary file that is renamed on success, so a failure leaves nothing behind.
+    static func render(_ body: String, to path: String) throws {
         let tmp = path + ".tmp-\(getpid())." + (path as NSString).pathExtension
-        let rewritten = script.replacingOccurrences(of: "set output \(quote(path))", with: "set output \(quote(tmp))")
+        let script = "set terminal \(try terminal(for: path))\nset output \(quote(tmp))\nset encoding utf8\n" + body + "unset output\n"
         do {
-            _ = try runScript(rewritten + "unset output\n")
+            _ = try runScript(script)
         } catch {
             unlink(tmp)
             throw PlotError("\(path): \(error)")

@@ -16,6 +16,8 @@ public func crossEntropy<T: Real>(
     let rowLoss = UnsafeMutablePointer<T>.allocate(capacity: max(n, 1))
     defer { rowLoss.deallocate() }
     parallelFor(n, grain: 16) { range in
+        let scratch = UnsafeMutablePointer<T>.allocate(capacity: max(v, 1))
+        defer { scratch.deallocate() }
         for r in range {
             let t = targets[r]
             if t == ignoreIndex { rowLoss[r] = 0; continue }
@@ -23,16 +25,8 @@ public func crossEntropy<T: Real>(
             let xr = X + r * v
             var m = -T.infinity
             for i in 0..<v where xr[i] > m { m = xr[i] }
-            var s: T = 0
-            if T.self == Float.self {
-                var row = [T](repeating: 0, count: v)
-                row.withUnsafeMutableBufferPointer { buf in
-                    buf.baseAddress!.update(from: xr, count: v)
-                    s = expShiftedSum(buf.baseAddress!, v, shift: m)
-                }
-            } else {
-                for i in 0..<v { s += T.exp(xr[i] - m) }
-            }
+            scratch.update(from: xr, count: v)
+            let s = expShiftedSum(scratch, v, shift: m)
             rowLoss[r] = m + T.log(s) - xr[Int(t)]
         }
     }
