@@ -34,3 +34,17 @@ func parallelFor(_ n: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         if lo < hi { body(lo..<hi) }
     }
 }
+
+/// Independent jobs (e.g. attention heads) spread over the engine's threads; each job writes disjoint memory,
+/// so results do not depend on the schedule. Products inside a job are not split again.
+enum ParallelJobs {
+    static func perform(_ jobs: Int, _ body: (Int) -> Void) {
+        if Engine.threads <= 1 || jobs <= 1 {
+            for j in 0..<jobs { body(j) }
+            return
+        }
+        Engine.inBLASParallelRegion = true
+        defer { Engine.inBLASParallelRegion = false }
+        DispatchQueue.concurrentPerform(iterations: jobs, execute: body)
+    }
+}

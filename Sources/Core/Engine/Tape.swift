@@ -44,7 +44,10 @@ public final class Tape {
 
 /// The tape to record on, if any input needs a gradient.
 @inline(__always)
-func recordingTape<T>(_ inputs: Tensor<T>...) -> Tape? {
+func recordingTape<T>(_ inputs: Tensor<T>...) -> Tape? { recordingTape(inputs) }
+
+@inline(__always)
+func recordingTape<T>(_ inputs: [Tensor<T>]) -> Tape? {
     guard let tape = Tape.current else { return nil }
     return inputs.contains { $0.requiresGrad } ? tape : nil
 }

@@ -202,12 +202,10 @@ public final class LMRun {
     }
 
     private var stepsThisSession = 0
-    private var secondsThisSession = 0.0
 
     private func report(_ r: StepResult, tokensPerSecond: Double, wallAtStart: Double) {
         stepsThisSession += 1
-        secondsThisSession = wallSeconds - wallAtStart
-        let eta = secondsThisSession / Double(stepsThisSession) * Double(config.steps - step)
+        let eta = (wallSeconds - wallAtStart) / Double(stepsThisSession) * Double(config.steps - step)
         let bpc = lastEvalBPC.map { String(format: "%.3f", $0) } ?? "-"
         let line = String(format: "step %d/%d  loss %.4f  train bpc %.3f  valid bpc %@  %.0f tok/s  ETA %@",
                           step, config.steps, r.loss, r.finalLoss / Foundation.log(2.0), bpc, tokensPerSecond, formatDuration(eta))

@@ -32,7 +32,7 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
     let out = Tensor<T>(shape: [b, t, c])
     let lse = UnsafeMutablePointer<T>.allocate(capacity: max(b * heads * t, 1))
     let Qall = qkv.data, Oall = out.data
-    DispatchQueueWork.perform(b * heads) { job in
+    ParallelJobs.perform(b * heads) { job in
         let bi = job / heads, h = job % heads
         let q = Qall + bi * t * ld + h * d, k = q + c, v = q + 2 * c
         let o = Oall + bi * t * c + h * d
@@ -81,15 +81,15 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
         return out
     }
     out.requiresGrad = true
-    let saved = PointerOwner(lse, UnsafeMutablePointer<T>.allocate(capacity: 1))
+    let saved = OwnedBuffer(lse)
     tape.record {
         let dQall = qkv.grad, dOall = out.grad
-        DispatchQueueWork.perform(b * heads) { job in
+        ParallelJobs.perform(b * heads) { job in
             let bi = job / heads, h = job % heads
             let q = Qall + bi * t * ld + h * d, k = q + c, v = q + 2 * c
             let dq = dQall + bi * t * ld + h * d, dk = dq + c, dv = dq + 2 * c
             let o = Oall + bi * t * c + h * d, dout = dOall + bi * t * c + h * d
-            let L = saved.a + job * t
+            let L = saved.pointer + job * t
             let p = UnsafeMutablePointer<T>.allocate(capacity: bs * bs), dp = UnsafeMutablePointer<T>.allocate(capacity: bs * bs)
             let delta = UnsafeMutablePointer<T>.allocate(capacity: t)
             defer { p.deallocate(); dp.deallocate(); delta.deallocate() }
@@ -139,20 +139,4 @@ public func causalSelfAttentionNaive<T: Real>(_ qkv: Tensor<T>, heads: Int) -> T
     let probs = softmax(causalMask(scores))
     let o = batchedMatmul(probs, v)  // [B*H, T, D]
     return reshape(permute(reshape(o, [b, heads, t, d]), [0, 2, 1, 3]), [b, t, c])
-}
-
-import Dispatch
-
-/// Independent jobs spread over the engine's threads; each job writes disjoint memory, so results do not
-/// depend on the schedule.
-enum DispatchQueueWork {
-    static func perform(_ jobs: Int, _ body: (Int) -> Void) {
-        if Engine.threads <= 1 || jobs <= 1 {
-            for j in 0..<jobs { body(j) }
-            return
-        }
-        Engine.inBLASParallelRegion = true
-        defer { Engine.inBLASParallelRegion = false }
-        DispatchQueue.concurrentPerform(iterations: jobs, execute: body)
-    }
 }

@@ -125,7 +125,7 @@ public func linear<T: Real>(_ x: Tensor<T>, weight: Tensor<T>, bias: Tensor<T>?)
     }
     gemmAccumulate(false, true, rows, outF, inF, x.data, inF, weight.data, inF, y.data, outF, beta: bias == nil ? 0 : 1)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-    if let tape = Tape.current, inputs.contains(where: { $0.requiresGrad }) {
+    if let tape = recordingTape(inputs) {
         y.requiresGrad = true
         tape.record {
             let dy = y.grad

@@ -53,13 +53,12 @@ public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>
             rstds[r] = s
         }
     }
-    let tape = Tape.current != nil && (x.requiresGrad || gamma.requiresGrad || beta.requiresGrad) ? Tape.current : nil
-    guard let tape else {
+    guard let tape = recordingTape(x, gamma, beta) else {
         means.deallocate(); rstds.deallocate()
         return y
     }
     y.requiresGrad = true
-    let owner = PointerOwner(means, rstds)
+    let savedMeans = OwnedBuffer(means), savedRstds = OwnedBuffer(rstds)
     tape.record {
         let G = y.grad
         if x.requiresGrad {
@@ -67,7 +66,7 @@ public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>
             parallelFor(rows, grain: 16) { range in
                 for r in range {
                     let xr = X + r * c, g = G + r * c, dx = D + r * c
-                    let m = owner.a[r], s = owner.b[r]
+                    let m = savedMeans.pointer[r], s = savedRstds.pointer[r]
                     var meanDn: T = 0, meanDnN: T = 0
                     for i in 0..<c {
                         let n = (xr[i] - m) * s
@@ -89,7 +88,7 @@ public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>
             parallelFor(c, grain: 64) { cols in
                 for r in 0..<rows {
                     let xr = X + r * c, g = G + r * c
-                    let m = owner.a[r], s = owner.b[r]
+                    let m = savedMeans.pointer[r], s = savedRstds.pointer[r]
                     for i in cols {
                         dW?[i] += (xr[i] - m) * s * g[i]
                         dB?[i] += g[i]
@@ -114,12 +113,11 @@ func expShiftedSum<T: Real>(_ p: UnsafeMutablePointer<T>, _ n: Int, shift: T) ->
     return s
 }
 
-/// Keeps two buffers alive for as long as a backward closure holds it.
-final class PointerOwner<T> {
-    let a: UnsafeMutablePointer<T>
-    let b: UnsafeMutablePointer<T>
-    init(_ a: UnsafeMutablePointer<T>, _ b: UnsafeMutablePointer<T>) { self.a = a; self.b = b }
-    deinit { a.deallocate(); b.deallocate() }
+/// Owns a buffer that a backward closure needs (saved statistics, masks): freed when the closure is dropped.
+final class OwnedBuffer<T> {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+    deinit { pointer.deallocate() }
 }
 
 /// Softmax (or log-softmax) over the last dimension.
@@ -210,10 +208,10 @@ public func dropout<T: Real>(_ x: Tensor<T>, p: Double, rng: inout Philox) -> Te
     for i in 0..<x.count { Y[i] = X[i] * mask[i] }
     if let tape = recordingTape(x) {
         y.requiresGrad = true
-        let owner = PointerOwner(mask, UnsafeMutablePointer<T>.allocate(capacity: 1))
+        let owner = OwnedBuffer(mask)
         tape.record {
             let G = y.grad, D = x.grad
-            for i in 0..<x.count { D[i] += G[i] * owner.a[i] }
+            for i in 0..<x.count { D[i] += G[i] * owner.pointer[i] }
         }
     } else {
         mask.deallocate()

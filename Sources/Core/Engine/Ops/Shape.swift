@@ -88,7 +88,7 @@ public func concat<T: Real>(_ xs: [Tensor<T>], axis: Int) -> Tensor<T> {
         for o in 0..<outer { (y.data + o * total * inner + start * inner).update(from: x.data + o * w, count: w) }
         start += x.shape[ax]
     }
-    if let tape = Tape.current, xs.contains(where: { $0.requiresGrad }) {
+    if let tape = recordingTape(xs) {
         y.requiresGrad = true
         tape.record {
             for (x, s) in zip(xs, starts) where x.requiresGrad {
