@@ -22,7 +22,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "Core", dependencies: ["CHDF5", "CRuntime", "CZlib"],
-            swiftSettings: [.swiftLanguageMode(.v5)]),
+            // Optimised in debug builds too: the tests train small models, 10-25x slower unoptimised.
+            swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"], .when(configuration: .debug))]),
         .executableTarget(
             name: "Replicate",
             dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")],

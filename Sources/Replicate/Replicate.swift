@@ -12,7 +12,7 @@ struct Replicate: ParsableCommand {
             redraws figures from those files alone.
             """,
         version: VersionInfo.text,
-        subcommands: [AlRfou.self, DataCommand.self, Inspect.self, Figures.self, Bench.self]
+        subcommands: [AlRfou.self, FastWeights.self, DataCommand.self, Inspect.self, Figures.self, Bench.self]
     )
 
     /// Runs the command line; any failure is one line on stderr and a non-zero exit.

@@ -1,3 +1,4 @@
+import CRuntime
 // Recurrent cells. The matrix products (input and recurrent projections) are `linear` calls; the fused kernels
 // here do the pointwise part of a step, forward and backward, in one pass.
 
@@ -9,36 +10,40 @@
 public func lstmCell<T: Real>(gates: Tensor<T>, cPrev: Tensor<T>) -> (h: Tensor<T>, c: Tensor<T>) {
     let n = cPrev.shape[0], hs = cPrev.shape[1]
     precondition(gates.shape == [n, 4 * hs], "lstmCell: gates \(gates.shape) should be [\(n), \(4 * hs)]")
-    let h = Tensor<T>(shape: [n, hs]), c = Tensor<T>(shape: [n, hs])
+    let h = Tensor<T>(shape: [n, hs], uninitialized: true), c = Tensor<T>(shape: [n, hs], uninitialized: true)
     let G = gates.data, CP = cPrev.data, H = h.data, C = c.data
+    // The activated gates (i, f, g, o) and tanh(c), computed once and kept for backward.
+    let act = UnsafeMutablePointer<T>.allocate(capacity: max(n * 4 * hs, 1))
+    let tc = UnsafeMutablePointer<T>.allocate(capacity: max(n * hs, 1))
+    activateGates(G, act, rows: n, hidden: hs)
     for r in 0..<n {
-        let g = G + r * 4 * hs
-        for j in 0..<hs {
-            let i = sigmoidScalar(g[j]), f = sigmoidScalar(g[hs + j]), gg = T.tanh(g[2 * hs + j]), o = sigmoidScalar(g[3 * hs + j])
-            let cn = f * CP[r * hs + j] + i * gg
-            C[r * hs + j] = cn
-            H[r * hs + j] = o * T.tanh(cn)
-        }
+        let a = act + r * 4 * hs, cp = CP + r * hs, cr = C + r * hs
+        for j in 0..<hs { cr[j] = a[hs + j] * cp[j] + a[j] * a[2 * hs + j] }
     }
+    tanhArray(C, tc, n * hs)
+    for r in 0..<n {
+        let o = act + r * 4 * hs + 3 * hs, t = tc + r * hs, hr = H + r * hs
+        for j in 0..<hs { hr[j] = o[j] * t[j] }
+    }
+    let savedAct = OwnedBuffer(act), savedTC = OwnedBuffer(tc)
     if let tape = recordingTape(gates, cPrev) {
         h.requiresGrad = true
         c.requiresGrad = true
         tape.record {
-            let dH = h.grad, dC = c.grad
+            let dH = h.grad, dC = c.grad, act = savedAct.pointer, tc = savedTC.pointer
             let dG = gates.requiresGrad ? gates.grad : nil, dCP = cPrev.requiresGrad ? cPrev.grad : nil
             for r in 0..<n {
-                let g = G + r * 4 * hs
+                let a = act + r * 4 * hs
                 for j in 0..<hs {
                     let idx = r * hs + j
-                    let i = sigmoidScalar(g[j]), f = sigmoidScalar(g[hs + j]), gg = T.tanh(g[2 * hs + j]), o = sigmoidScalar(g[3 * hs + j])
-                    let tc = T.tanh(C[idx])
-                    let dc = dC[idx] + dH[idx] * o * (1 - tc * tc)
+                    let i = a[j], f = a[hs + j], gg = a[2 * hs + j], o = a[3 * hs + j], t = tc[idx]
+                    let dc = dC[idx] + dH[idx] * o * (1 - t * t)
                     if let dG {
                         let dg = dG + r * 4 * hs
                         dg[j] += dc * gg * i * (1 - i)
                         dg[hs + j] += dc * CP[idx] * f * (1 - f)
                         dg[2 * hs + j] += dc * i * (1 - gg * gg)
-                        dg[3 * hs + j] += dH[idx] * tc * o * (1 - o)
+                        dg[3 * hs + j] += dH[idx] * t * o * (1 - o)
                     }
                     dCP?[idx] += dc * f
                 }
@@ -46,6 +51,44 @@ public func lstmCell<T: Real>(gates: Tensor<T>, cPrev: Tensor<T>) -> (h: Tensor<
         }
     }
     return (h, c)
+}
+
+/// out = sigmoid of the i, f, o quarters and tanh of the g quarter of each [4H] row. Float goes through the
+/// vectorised tanh (sigmoid(x) = (1 + tanh(x / 2)) / 2); Double through libm.
+@inline(__always)
+private func activateGates<T: Real>(_ g: UnsafeMutablePointer<T>, _ out: UnsafeMutablePointer<T>, rows n: Int, hidden hs: Int) {
+    let w = 4 * hs
+    if T.self == Float.self {
+        // tanh of (x / 2 for i, f, o; x for g), out of place: the kernel only vectorises when input and output differ.
+        let half = UnsafeMutablePointer<T>.allocate(capacity: max(n * w, 1))
+        defer { half.deallocate() }
+        for r in 0..<n {
+            let src = g + r * w, dst = half + r * w
+            for j in 0..<w { dst[j] = src[j] * 0.5 }
+            (dst + 2 * hs).update(from: src + 2 * hs, count: hs)
+        }
+        tanhArray(half, out, n * w)
+        for r in 0..<n {
+            let row = out + r * w
+            for j in 0..<(2 * hs) { row[j] = 0.5 + 0.5 * row[j] }
+            for j in (3 * hs)..<w { row[j] = 0.5 + 0.5 * row[j] }
+        }
+    } else {
+        for r in 0..<n {
+            let src = g + r * w, dst = out + r * w
+            for j in 0..<w { dst[j] = j / hs == 2 ? T.tanh(src[j]) : sigmoidScalar(src[j]) }
+        }
+    }
+}
+
+/// y = tanh(x) elementwise (x and y distinct for the vectorised path): the vectorised kernel for Float, libm for Double.
+@inline(__always)
+func tanhArray<T: Real>(_ x: UnsafeMutablePointer<T>, _ y: UnsafeMutablePointer<T>, _ count: Int) {
+    if T.self == Float.self {
+        rb_tanh_f32(UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), count)
+    } else {
+        for i in 0..<count { y[i] = T.tanh(x[i]) }
+    }
 }
 
 /// The LSTM step composed from plain ops: the naive twin.
