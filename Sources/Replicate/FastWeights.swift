@@ -43,6 +43,8 @@ struct FastWeightsTrain: ParsableCommand {
     @Option(help: "Fast weights: learning rate eta.") var eta = 0.5
     @Option(help: "Fast weights: inner-loop steps S.") var innerSteps = 1
     @Option(help: "Width of the ReLU layer before the digit softmax (0: linear readout).") var headHidden = 100
+    @Flag(inversion: .prefixedNo, help: "Linear transformer: add an embedding of the previous symbol at each position.")
+    var tokenShift = true
     @OptionGroup var gen: RetrievalDataOptions
     @Option(help: "Train and evaluate on train.tsv / validation.tsv / test.tsv in this directory instead of generating data.")
     var data: String?
@@ -103,6 +105,7 @@ struct FastWeightsTrain: ParsableCommand {
         c.model.eta = eta
         c.model.innerSteps = innerSteps
         c.model.headHidden = headHidden
+        c.model.tokenShift = tokenShift
         if let dir = data { c.data = dir; c.splitSizes = [] }
         return c
     }

@@ -31,9 +31,14 @@ public struct RetrievalModelConfig: Codable, Equatable, Sendable {
     /// Heads of the linear transformer; its MLP is `ffMultiple` x the width.
     public var heads: Int
     public var ffMultiple: Int
+    /// Linear transformer: add an embedding of the previous symbol at each position (a "token shift"). One
+    /// attention layer cannot otherwise pair a key with the value after it: the key's position would have to know
+    /// its successor, which takes a second layer (an induction head). The RNNs carry the previous symbol in
+    /// their state anyway.
+    public var tokenShift: Bool
 
     public init(kind: RetrievalModelKind, hidden: Int, headHidden: Int = 100, length: Int = 11, lambda: Double = 0.95,
-                eta: Double = 0.5, innerSteps: Int = 1, heads: Int = 1, ffMultiple: Int = 2) {
+                eta: Double = 0.5, innerSteps: Int = 1, heads: Int = 1, ffMultiple: Int = 2, tokenShift: Bool = true) {
         self.kind = kind
         self.hidden = hidden
         self.headHidden = headHidden
@@ -43,6 +48,7 @@ public struct RetrievalModelConfig: Codable, Equatable, Sendable {
         self.innerSteps = innerSteps
         self.heads = heads
         self.ffMultiple = ffMultiple
+        self.tokenShift = tokenShift
     }
 }
 
@@ -204,27 +210,36 @@ final class FastWeightsRetrieval<T: Real>: RetrievalModel<T> {
 }
 
 /// One pre-LN transformer block whose attention is decayed fast weights (`DecayedFastWeightAttention`), width R,
-/// learned positions, final layer norm; the readout sees the last position.
+/// learned positions (and, with `tokenShift`, an embedding of the previous symbol), final layer norm; the
+/// readout sees the last position.
 final class LinearTransformerRetrieval<T: Real>: RetrievalModel<T> {
     var tokens: Embedding<T>!, positions: Embedding<T>!, block: TransformerBlock<T>!, lnF: LayerNorm<T>!
+    var previous: Embedding<T>?
 
     init(_ config: RetrievalModelConfig, rng: inout Philox) {
-        var e: Embedding<T>?, p: Embedding<T>?, blk: TransformerBlock<T>?, n: LayerNorm<T>?
+        var e: Embedding<T>?, p: Embedding<T>?, blk: TransformerBlock<T>?, n: LayerNorm<T>?, prev: Embedding<T>?
         let tc = TransformerConfig(vocab: AssociativeRetrieval.vocabulary, layers: 1, dModel: config.hidden, heads: config.heads,
                                    dFF: config.ffMultiple * config.hidden, context: config.length)
         super.init(config, featureSize: config.hidden, rng: &rng) { store, rng in
             e = Embedding(store, "tok_emb", count: tc.vocab, dim: tc.dModel, rng: &rng)
             p = Embedding(store, "pos_emb", count: tc.context, dim: tc.dModel, rng: &rng)
+            if config.tokenShift {  // index 37: "no previous symbol" (position 0)
+                prev = Embedding(store, "prev_tok_emb", count: tc.vocab + 1, dim: tc.dModel, rng: &rng)
+            }
             blk = TransformerBlock(store, "blocks.0", tc, attention: DecayedFastWeightAttention(lambda: config.lambda, eta: config.eta), rng: &rng)
             n = LayerNorm(store, "ln_f", tc.dModel, rng: &rng)
         }
-        tokens = e; positions = p; block = blk; lnF = n
+        tokens = e; positions = p; block = blk; lnF = n; previous = prev
     }
 
     override func features(_ ids: [Int32], batch b: Int) -> Tensor<T> {
         let l = config.length, d = config.hidden
         var noDropout = Philox(seed: 0, purpose: .dropout)
-        let x = reshape(tokens(ids), [b, l, d]) + positions((0..<l).map(Int32.init))
+        var x = reshape(tokens(ids), [b, l, d]) + positions((0..<l).map(Int32.init))
+        if let previous {
+            let shifted = (0..<(b * l)).map { i in i % l == 0 ? Int32(AssociativeRetrieval.vocabulary) : ids[i - 1] }
+            x = x + reshape(previous(shifted), [b, l, d])
+        }
         let y = block(x, dropout: 0, rng: &noDropout)
         return lnF(reshape(slice(y, axis: 1, (l - 1)..<l), [b, d]))
     }
