@@ -29,6 +29,14 @@ struct Figures: ParsableCommand {
         // Runs side by side, per experiment directory (the parent of the run directories).
         let byExperiment = Dictionary(grouping: files) { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
         for (dir, runs) in byExperiment.sorted(by: { $0.key < $1.key }) {
+            if try runs.contains(where: { try FastWeightsReport.RunRecord(metricsPath: $0) != nil }) {
+                // Ba et al. 2016's grid: Table 1 and its figures.
+                for file in try FastWeightsReport.write(runRoot: dir, format: format).files {
+                    print(file)
+                    drawn += 1
+                }
+                continue
+            }
             for figure in try RunFigures.drawComparison(metricsPaths: runs.sorted(), into: dir, format: format) {
                 print(figure)
                 drawn += 1

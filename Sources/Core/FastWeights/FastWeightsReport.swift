@@ -32,7 +32,7 @@ public enum FastWeightsReport {
                 testError = try series("results/test_error").last
                 wallSeconds = try series("results/wall_time").last
                 let names = (try f.attribute("extra_sets")?.stringValue ?? "").split(separator: ",").map(String.init)
-                extra = try names.compactMap { n in try series("results/\(n)_error").last.map { (n, $0) } }
+                extra = try names.compactMap { n in try series("results/also_\(n)_error").last.map { (n, $0) } }
             } else {
                 selectedStep = nil; validError = nil; testError = nil; wallSeconds = nil; extra = []
             }

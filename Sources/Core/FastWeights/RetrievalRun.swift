@@ -263,7 +263,7 @@ public final class RetrievalRun {
             }
             let s = evaluateRetrieval(selected, on: set)
             extra.append((name, s.error, s.count))
-            row["\(name)_error"] = s.error
+            row["also_\(name)_error"] = s.error
         }
         if log.file.kind(of: "results/step") != .dataset {
             try log.record("results", step: Int64(best), row)
