@@ -39,6 +39,7 @@ struct FastWeightsTrain: ParsableCommand {
     @Option(help: "Examples per batch.") var batch: Int?
     @Option(help: "Adam learning rate.") var lr: Double?
     @Option(help: "Evaluate validation and test error every N steps.") var evalEvery: Int?
+    @Option(help: "Checkpoint every N steps (and at the end).") var checkpointEvery: Int?
     @Option(help: "Fast weights: decay lambda.") var lambda = 0.95
     @Option(help: "Fast weights: learning rate eta.") var eta = 0.5
     @Option(help: "Fast weights: inner-loop steps S.") var innerSteps = 1
@@ -65,7 +66,7 @@ struct FastWeightsTrain: ParsableCommand {
         _ = try modelKinds()
         _ = try hiddenSizes()
         try gen.validateData()
-        for (name, v) in [("steps", steps), ("batch", batch), ("eval-every", evalEvery), ("jobs", jobs)] {
+        for (name, v) in [("steps", steps), ("batch", batch), ("eval-every", evalEvery), ("checkpoint-every", checkpointEvery), ("jobs", jobs)] {
             if let v, v <= 0 { throw ValidationError("--\(name) must be positive") }
         }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
@@ -100,6 +101,7 @@ struct FastWeightsTrain: ParsableCommand {
         if let batch { c.batch = batch }
         if let lr { c.lr = lr }
         if let evalEvery { c.evalEvery = evalEvery }
+        if let checkpointEvery { c.checkpointEvery = checkpointEvery }
         c.checkpointEvery = min(c.checkpointEvery, c.steps)
         c.model.lambda = lambda
         c.model.eta = eta
@@ -122,6 +124,14 @@ struct FastWeightsTrain: ParsableCommand {
             return (Self.setName(path), set)
         }
         let grid = kinds.flatMap { k in sizes.map { (k, $0) } }
+        if !resume {  // refuse before training anything, so no good run is ever overwritten
+            for (k, r) in grid {
+                let dir = (runRoot as NSString).appendingPathComponent(config(kind: k, hidden: r, pairs: loaded.pairs).runName)
+                if [RunFiles.checkpoint, RunFiles.metrics].contains(where: { FileManager.default.fileExists(atPath: dir + "/" + $0) }) {
+                    throw TrainingError("\(dir) already holds a run; pass --resume to continue the grid or choose another --run-root")
+                }
+            }
+        }
         let parallel = min(jobs ?? min(2, ProcessInfo.processInfo.activeProcessorCount), grid.count)
         let start = Date()
         print("fastweights: associative retrieval, K = \(loaded.pairs), \(loaded.description); preset \(preset); "
@@ -170,7 +180,13 @@ struct FastWeightsTrain: ParsableCommand {
                   extra: [(name: String, set: RetrievalSet)]) throws -> Bool {
         let config = config(kind: kind, hidden: r, pairs: pairs)
         let dir = (runRoot as NSString).appendingPathComponent(config.runName)
-        let run = try RetrievalRun(config: config, splits: splits, runDir: dir, resume: resume,
+        // Resuming a grid: runs with a checkpoint continue; runs that never reached one start over.
+        let fm = FileManager.default
+        let continues = resume && fm.fileExists(atPath: dir + "/" + RunFiles.checkpoint)
+        if resume && !continues {
+            for f in [RunFiles.metrics, RetrievalRun.bestFile] { try? fm.removeItem(atPath: dir + "/" + f) }
+        }
+        let run = try RetrievalRun(config: config, splits: splits, runDir: dir, resume: continues,
                                    provenance: Provenance(configJSON: config.json, seed: Int64(config.seed), threads: threads))
         run.stopAfterStep = stopAfter
         let tty = isatty(2) == 1
@@ -178,7 +194,7 @@ struct FastWeightsTrain: ParsableCommand {
             FileHandle.standardError.write(Data((tty ? "\r\u{1B}[K\(line)\(final ? "\n" : "")" : "\(line)\n").utf8))
         }
         print("\(config.runName): \(kind.label), R = \(r), \(run.model.params.count) parameters, \(config.steps) steps"
-              + (resume ? ", resuming at step \(run.step)" : ""))
+              + (continues ? ", resuming at step \(run.step)" : resume ? ", starting (no checkpoint to resume)" : ""))
         let s = try run.run(extraSets: extra)
         if s.stoppedEarly {
             print("\(config.runName): stopped after step \(s.steps) (resume with --resume)")
@@ -202,6 +218,7 @@ struct FastWeightsTrain: ParsableCommand {
         if let batch { base += ["--batch", "\(batch)"] }
         if let lr { base += ["--lr", "\(lr)"] }
         if let evalEvery { base += ["--eval-every", "\(evalEvery)"] }
+        if let checkpointEvery { base += ["--checkpoint-every", "\(checkpointEvery)"] }
         if let d = data { base += ["--data", d] }
         for f in alsoEvaluate { base += ["--also-evaluate", f] }
         if resume { base.append("--resume") }

@@ -19,7 +19,7 @@ final class FastWeightsCLITests: XCTestCase {
 
         let root = dir + "/runs/fastweights/retrieval"
         let common = ["fastweights", "--task", "retrieval", "--preset", "smoke", "--data", dir + "/data", "--models", "fast-weights,lstm",
-                      "--hidden", "8", "--steps", "30", "--eval-every", "10", "--run-root", root,
+                      "--hidden", "8", "--steps", "30", "--eval-every", "10", "--checkpoint-every", "10", "--run-root", root,
                       "--also-evaluate", dir + "/data/test.tsv"]
         (rc, out, err) = try runReplicate(common + ["--jobs", "1", "--stop-after", "25"])
         XCTAssertEqual(rc, 0, err)
@@ -28,7 +28,9 @@ final class FastWeightsCLITests: XCTestCase {
         XCTAssertNotEqual(rc, 0, "a second grid into the same runs must not overwrite them")
         (rc, out, err) = try runReplicate(common + ["--resume", "--jobs", "2"])
         XCTAssertEqual(rc, 0, err)
-        XCTAssertTrue(out.contains("| Fast weights | 1.81 |"), out)  // the paper's number, labelled, beside ours
+        // The paper's numbers, labelled, beside ours.
+        XCTAssertTrue(out.contains("| model | R=8 paper | R=8 ours | R=20 paper | R=20 ours |"), out)
+        XCTAssertTrue(out.split(separator: "\n").contains { $0.hasPrefix("| Fast weights |") && $0.contains("| 1.81 |") }, out)
         XCTAssertTrue(out.contains("| fast-weights-R8 |") && out.contains("| lstm-R8 |"), out)
         XCTAssertTrue(out.contains("test error %"), out)
         let log = try String(contentsOfFile: root + "/fast-weights-R8/train.log", encoding: .utf8)

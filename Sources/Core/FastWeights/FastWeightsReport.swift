@@ -63,7 +63,7 @@ public enum FastWeightsReport {
         }
         let extraNames = Array(Set(runs.flatMap { $0.extra.map(\.name) })).sorted()
         s += "\n| run | params | preset | steps | selected step | valid error % | test error % | "
-            + extraNames.map { "\($0) error %" }.joined(separator: " | ") + (extraNames.isEmpty ? "" : " | ") + "wall time |\n"
+            + extraNames.map { "file \($0): error %" }.joined(separator: " | ") + (extraNames.isEmpty ? "" : " | ") + "wall time |\n"
         s += "|---|---|---|---|---|---|---|" + extraNames.map { _ in "---|" }.joined() + "---|\n"
         for r in runs {
             let extra = extraNames.map { n in percent(r.extra.first { $0.name == n }?.error) }

@@ -10,7 +10,7 @@ public enum RetrievalModelKind: String, Codable, CaseIterable, Sendable {
         case .lstm: return "LSTM"
         case .alstm: return "A-LSTM"
         case .fastWeights: return "Fast weights"
-        case .linearTransformer: return "Linear transformer (decayed fast weights)"
+        case .linearTransformer: return "Linear transformer (decayed FW)"
         }
     }
 }

@@ -82,7 +82,7 @@ public enum Gnuplot {
 
     public static func draw(_ plot: LinePlot, to path: String) throws {
         var s = "set title \(quote(plot.title))\n"
-        s += "set xlabel \(quote(plot.xLabel))\nset ylabel \(quote(plot.yLabel))\nset grid\nset key outside right top\n"
+        s += "set xlabel \(quote(plot.xLabel))\nset ylabel \(quote(plot.yLabel))\nset grid\nset key below\n"
         if plot.logX { s += "set logscale x\n" }
         if plot.logY { s += "set logscale y\n" }
         var plots: [String] = []
@@ -99,7 +99,7 @@ public enum Gnuplot {
 
     public static func draw(_ chart: BarChart, to path: String) throws {
         var s = "set title \(quote(chart.title))\n"
-        s += "set ylabel \(quote(chart.yLabel))\nset grid ytics\nset key outside right top\nset yrange [0:*]\n"
+        s += "set ylabel \(quote(chart.yLabel))\nset grid ytics\nset key below\nset yrange [0:*]\n"
         s += "set style fill solid 0.6 border -1\n"
         s += chart.errors == nil ? "set style histogram clustered gap 1\n" : "set style histogram errorbars gap 1 lw 1\n"
         s += "set style data histograms\n$bars << EOD\n"
