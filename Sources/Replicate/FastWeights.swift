@@ -214,6 +214,7 @@ struct FastWeightsTrain: ParsableCommand {
                     "--inner-steps", "\(innerSteps)", "--head-hidden", "\(headHidden)", "--pairs", "\(gen.pairs)", "--seed", "\(gen.seed)",
                     "--run-root", runRoot, "--jobs", "1", "--threads", "\(threads)"]
         if gen.distinctDigits { base.append("--distinct-digits") }
+        if !tokenShift { base.append("--no-token-shift") }
         if let steps { base += ["--steps", "\(steps)"] }
         if let batch { base += ["--batch", "\(batch)"] }
         if let lr { base += ["--lr", "\(lr)"] }

@@ -18,9 +18,9 @@ final class FastWeightsCLITests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: dir + "/again/train.tsv", encoding: .utf8), train)
 
         let root = dir + "/runs/fastweights/retrieval"
-        let common = ["fastweights", "--task", "retrieval", "--preset", "smoke", "--data", dir + "/data", "--models", "fast-weights,lstm",
+        let common = ["fastweights", "--task", "retrieval", "--preset", "smoke", "--data", dir + "/data", "--models", "fast-weights,linear-transformer",
                       "--hidden", "8", "--steps", "30", "--eval-every", "10", "--checkpoint-every", "10", "--run-root", root,
-                      "--also-evaluate", dir + "/data/test.tsv"]
+                      "--also-evaluate", dir + "/data/test.tsv", "--lambda", "0.9", "--no-token-shift"]
         (rc, out, err) = try runReplicate(common + ["--jobs", "1", "--stop-after", "25"])
         XCTAssertEqual(rc, 0, err)
         XCTAssertTrue(out.contains("fast-weights-R8: stopped after step 25"), out)
@@ -31,8 +31,17 @@ final class FastWeightsCLITests: XCTestCase {
         // The paper's numbers, labelled, beside ours.
         XCTAssertTrue(out.contains("| model | R=8 paper | R=8 ours | R=20 paper | R=20 ours |"), out)
         XCTAssertTrue(out.split(separator: "\n").contains { $0.hasPrefix("| Fast weights |") && $0.contains("| 1.81 |") }, out)
-        XCTAssertTrue(out.contains("| fast-weights-R8 |") && out.contains("| lstm-R8 |"), out)
+        XCTAssertTrue(out.contains("| fast-weights-R8 |") && out.contains("| linear-transformer-R8 |"), out)
         XCTAssertTrue(out.contains("test error %"), out)
+        // Options reach the runs trained in child processes.
+        for run in ["fast-weights-R8", "linear-transformer-R8"] {
+            let json = try XCTUnwrap(try HDF5File.open(root + "/\(run)/metrics.h5").attribute("config")?.stringValue)
+            let config = try RetrievalTrainingConfig.fromJSON(json)
+            XCTAssertEqual(config.model.lambda, 0.9)
+            XCTAssertFalse(config.model.tokenShift)
+            XCTAssertEqual(config.checkpointEvery, 10)
+            XCTAssertEqual(config.data, dir + "/data")
+        }
         let log = try String(contentsOfFile: root + "/fast-weights-R8/train.log", encoding: .utf8)
         XCTAssertTrue(log.contains("resuming at step 20"), log)
         let metrics = try HDF5File.open(root + "/fast-weights-R8/metrics.h5")
