@@ -89,16 +89,7 @@ struct AlRfouTrain: ParsableCommand {
         let run = try LMRun(config: config, corpus: corpus, runDir: dir, resume: resume,
                             provenance: Provenance(configJSON: config.json, seed: Int64(config.seed), threads: threads))
         run.stopAfterStep = stopAfter
-        let tty = isatty(2) == 1
-        var lastPrinted = Date.distantPast
-        run.progress = { line, final in
-            if tty {
-                FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(final ? "\n" : "")".utf8))
-            } else if final || Date().timeIntervalSince(lastPrinted) > 30 {
-                FileHandle.standardError.write(Data("\(line)\n".utf8))
-                lastPrinted = Date()
-            }
-        }
+        run.progress = progressPrinter()
         print("al-rfou2018: preset \(preset) on \(corpus.name) (\(corpus.train.count) / \(corpus.valid.count) / \(corpus.test.count) symbols), "
               + "\(config.model.layers) layers, \(run.model.params.count) parameters, \(config.steps) steps; run directory \(dir)"
               + (resume ? "; resuming at step \(run.step)" : ""))
@@ -156,5 +147,20 @@ struct AlRfouEval: ParsableCommand {
         print(AlRfouReport.table(corpus: corpus.name, preset: config.preset, parameters: model.params.count, steps: step,
                                  rows: [(split, result.bpc, stride, result.symbols)], wallSeconds: nil))
         print(String(format: "evaluated %d symbols in %.1f s", result.symbols, Date().timeIntervalSince(t0)))
+    }
+}
+
+/// Prints a run's progress line on stderr: rewritten in place on a terminal, otherwise (logs, pipes) a new line
+/// at most every 30 seconds and at the end.
+func progressPrinter() -> (String, Bool) -> Void {
+    let tty = isatty(2) == 1
+    var lastPrinted = Date.distantPast
+    return { line, final in
+        if tty {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(final ? "\n" : "")".utf8))
+        } else if final || Date().timeIntervalSince(lastPrinted) > 30 {
+            FileHandle.standardError.write(Data("\(line)\n".utf8))
+            lastPrinted = Date()
+        }
     }
 }

@@ -189,10 +189,7 @@ struct FastWeightsTrain: ParsableCommand {
         let run = try RetrievalRun(config: config, splits: splits, runDir: dir, resume: continues,
                                    provenance: Provenance(configJSON: config.json, seed: Int64(config.seed), threads: threads))
         run.stopAfterStep = stopAfter
-        let tty = isatty(2) == 1
-        run.progress = { line, final in
-            FileHandle.standardError.write(Data((tty ? "\r\u{1B}[K\(line)\(final ? "\n" : "")" : "\(line)\n").utf8))
-        }
+        run.progress = progressPrinter()
         print("\(config.runName): \(kind.label), R = \(r), \(run.model.params.count) parameters, \(config.steps) steps"
               + (continues ? ", resuming at step \(run.step)" : resume ? ", starting (no checkpoint to resume)" : ""))
         let s = try run.run(extraSets: extra)

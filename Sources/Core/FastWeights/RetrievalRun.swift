@@ -109,15 +109,7 @@ public final class RetrievalRun {
         model = RetrievalModel<Float>.make(config.model, seed: config.seed)
         optimizer = Adam(model.params)
         dataRNG = Philox(seed: config.seed, purpose: .data)
-        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-        let fm = FileManager.default
-        let hasCheckpoint = fm.fileExists(atPath: runDir + "/" + RunFiles.checkpoint)
-        if resume {
-            guard hasCheckpoint else { throw TrainingError("\(runDir): nothing to resume (no \(RunFiles.checkpoint))") }
-        } else if hasCheckpoint || fm.fileExists(atPath: runDir + "/" + RunFiles.metrics) {
-            throw TrainingError("\(runDir) already holds a run; pass --resume to continue it or choose another --run-root")
-        }
-        let metricsExisted = fm.fileExists(atPath: runDir + "/" + RunFiles.metrics)
+        let metricsExisted = try RunFiles.prepare(runDir: runDir, resume: resume, option: "--run-root")
         log = try MetricsLog(path: runDir + "/" + RunFiles.metrics)
         if resume {
             try loadCheckpoint()
@@ -171,12 +163,7 @@ public final class RetrievalRun {
         return (Double(loss.scalar), Double(wrong) / Double(b), norm)
     }
 
-    private func lastGoodCheckpoint() -> String {
-        if let f = try? Checkpoint.open(checkpointPath), let s = try? f.attribute("step")?.intValue {
-            return "The last good checkpoint is \(checkpointPath) (step \(s))."
-        }
-        return "No checkpoint was written."
-    }
+    private func lastGoodCheckpoint() -> String { RunFiles.lastGoodCheckpointNote(checkpointPath) }
 
     public struct Summary {
         public let steps: Int

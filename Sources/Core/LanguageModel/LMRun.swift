@@ -1,12 +1,5 @@
 import Foundation
 
-/// A training run that stopped on bad numbers or bad state: one line, naming the step and the last good
-/// checkpoint.
-public struct TrainingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// One language-model training run in a directory: `metrics.h5` (series `train/...`, `eval/...`,
 /// `results_<split>/...`) and `checkpoint.h5` (parameters, optimizer moments, RNG states, step, wall time).
 ///
@@ -56,14 +49,7 @@ public final class LMRun {
         }
         dataRNG = Philox(seed: config.seed, purpose: .data)
         dropoutRNG = Philox(seed: config.seed, purpose: .dropout)
-        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-        let hasCheckpoint = FileManager.default.fileExists(atPath: runDir + "/" + RunFiles.checkpoint)
-        if resume {
-            guard hasCheckpoint else { throw TrainingError("\(runDir): nothing to resume (no \(RunFiles.checkpoint))") }
-        } else if hasCheckpoint || FileManager.default.fileExists(atPath: runDir + "/" + RunFiles.metrics) {
-            throw TrainingError("\(runDir) already holds a run; pass --resume to continue it or choose another --run-dir")
-        }
-        let metricsExisted = FileManager.default.fileExists(atPath: runDir + "/" + RunFiles.metrics)
+        let metricsExisted = try RunFiles.prepare(runDir: runDir, resume: resume, option: "--run-dir")
         log = try MetricsLog(path: runDir + "/" + RunFiles.metrics)
         if resume {
             try loadCheckpoint()
@@ -142,12 +128,7 @@ public final class LMRun {
                           nextButOneLoss: Double(nextButOne), gradNorm: norm, lr: lr, activeIntermediate: active)
     }
 
-    private func lastGoodCheckpoint() -> String {
-        if let f = try? Checkpoint.open(checkpointPath), let s = try? f.attribute("step")?.intValue {
-            return "The last good checkpoint is \(checkpointPath) (step \(s))."
-        }
-        return "No checkpoint was written."
-    }
+    private func lastGoodCheckpoint() -> String { RunFiles.lastGoodCheckpointNote(checkpointPath) }
 
     public struct Summary {
         public let steps: Int

@@ -1,5 +1,12 @@
 import Foundation
 
+/// A training run that stopped on bad numbers or bad state: one line, naming the step and the last good
+/// checkpoint.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// Conventions for run directories: `runs/<experiment>/<run>/{metrics.h5, checkpoint.h5, figures/}`.
 public enum RunFiles {
     public static let metrics = "metrics.h5"
@@ -17,5 +24,28 @@ public enum RunFiles {
             out.append((root as NSString).appendingPathComponent(rel))
         }
         return out.sorted()
+    }
+
+    /// Creates `runDir` and checks it suits the run: resuming needs a checkpoint there; a new run refuses a
+    /// directory that already holds one (checkpoint or metrics), so a good run is never overwritten. `option` names
+    /// the flag that picks another directory. Returns whether a metrics file was already there.
+    public static func prepare(runDir: String, resume: Bool, option: String) throws -> Bool {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        let hasCheckpoint = fm.fileExists(atPath: runDir + "/" + checkpoint), hasMetrics = fm.fileExists(atPath: runDir + "/" + metrics)
+        if resume {
+            guard hasCheckpoint else { throw TrainingError("\(runDir): nothing to resume (no \(checkpoint))") }
+        } else if hasCheckpoint || hasMetrics {
+            throw TrainingError("\(runDir) already holds a run; pass --resume to continue it or choose another \(option)")
+        }
+        return hasMetrics
+    }
+
+    /// "The last good checkpoint is ... (step N)." or "No checkpoint was written.", for a run that stopped.
+    public static func lastGoodCheckpointNote(_ path: String) -> String {
+        if let f = try? Checkpoint.open(path), let s = try? f.attribute("step")?.intValue {
+            return "The last good checkpoint is \(path) (step \(s))."
+        }
+        return "No checkpoint was written."
     }
 }
