@@ -275,4 +275,22 @@ final class FastWeightsTests: XCTestCase {
         }
         XCTAssertEqual(try fa.read("train/step").int64s.count, 120)
     }
+
+    /// A diverging run stops with one line naming the step and the last good checkpoint, which stays readable.
+    func testNonFiniteLossStopsAndKeepsTheCheckpoint() throws {
+        let dir = try makeTempDir()
+        var config = smokeConfig(.irnn, steps: 50)
+        config.lr = 1e30
+        config.checkpointEvery = 1
+        let splits = RetrievalSet.generateSplits(seed: 1, pairs: 4, distinctDigits: false, sizes: (500, 50, 50))
+        let run = try RetrievalRun(config: config, splits: splits, runDir: dir, resume: false,
+                                   provenance: Provenance(configJSON: config.json, seed: 1, threads: 1))
+        XCTAssertThrowsError(try run.run()) { e in
+            let s = "\(e)"
+            XCTAssertTrue(s.contains("run stopped") && s.contains("The last good checkpoint is") && !s.contains("\n"), s)
+        }
+        let f = try Checkpoint.open(dir + "/checkpoint.h5")
+        let step = try XCTUnwrap(try f.attribute("step")?.intValue)
+        XCTAssertLessThan(Int(step), run.step)
+    }
 }

@@ -55,7 +55,7 @@ final class FastWeightsCLITests: XCTestCase {
             try FileManager.default.removeItem(atPath: root + "/results.md")
             (rc, out, err) = try runReplicate(["figures", dir + "/runs"])
             XCTAssertEqual(rc, 0, err)
-            for f in ["results.md", "figures/test_error_R8.png", "figures/table1_bars.png"] { XCTAssertTrue(out.contains(root + "/" + f), out) }
+            for f in ["results.md", "figures/test_error_R8.png", "figures/test_loss_R8.png", "figures/table1_bars.png"] { XCTAssertTrue(out.contains(root + "/" + f), out) }
             let table = try String(contentsOfFile: root + "/results.md", encoding: .utf8)
             XCTAssertTrue(table.contains("| fast-weights-R8 |") && table.contains("test error %"), table)
         }

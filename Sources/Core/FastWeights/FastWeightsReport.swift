@@ -9,7 +9,7 @@ public enum FastWeightsReport {
         public let hidden: Int
         public let parameters: Int
         public let config: RetrievalTrainingConfig?
-        public let evalStep: [Double], evalTestError: [Double], evalValidError: [Double]
+        public let evalStep: [Double], evalTestError: [Double], evalValidError: [Double], evalTestLoss: [Double]
         /// Final results of the selected model; nil while the run is unfinished.
         public let selectedStep: Int?, validError: Double?, testError: Double?
         public let extra: [(name: String, error: Double)]
@@ -26,6 +26,7 @@ public enum FastWeightsReport {
             parameters = Int(try f.attribute("parameters")?.intValue ?? 0)
             config = try f.attribute("config")?.stringValue.flatMap { try? RetrievalTrainingConfig.fromJSON($0) }
             evalStep = try series("eval/step"); evalTestError = try series("eval/test_error"); evalValidError = try series("eval/valid_error")
+            evalTestLoss = try series("eval/test_loss")
             if f.kind(of: "results/step") == .dataset, let step = try f.read("results/step").int64s.last {
                 selectedStep = Int(step)
                 validError = try series("results/valid_error").last
@@ -93,13 +94,19 @@ public enum FastWeightsReport {
         let figures = (root as NSString).appendingPathComponent("figures")
         try FileManager.default.createDirectory(atPath: figures, withIntermediateDirectories: true)
         for r in Array(Set(runs.map(\.hidden))).sorted() {
-            let series = runs.filter { $0.hidden == r && !$0.evalStep.isEmpty && $0.evalStep.count == $0.evalTestError.count }
-                .map { PlotSeries(name: $0.kind.label, x: $0.evalStep, y: $0.evalTestError.map { $0 * 100 }) }
-            guard !series.isEmpty else { continue }
-            let path = (figures as NSString).appendingPathComponent("test_error_R\(r).\(format)")
-            try Gnuplot.draw(LinePlot(title: "Associative retrieval, R = \(r): test error during training", xLabel: "training step",
-                                      yLabel: "test error (%)", series: series), to: path)
-            files.append(path)
+            let atR = runs.filter { $0.hidden == r && !$0.evalStep.isEmpty }
+            let plots: [(String, String, (RunRecord) -> [Double])] = [
+                ("test_error", "test error (%)", { $0.evalTestError.map { $0 * 100 } }),
+                ("test_loss", "test cross-entropy (nats per example)", { $0.evalTestLoss }),
+            ]
+            for (name, label, pick) in plots {
+                let series = atR.filter { pick($0).count == $0.evalStep.count }.map { PlotSeries(name: $0.kind.label, x: $0.evalStep, y: pick($0)) }
+                guard !series.isEmpty else { continue }
+                let path = (figures as NSString).appendingPathComponent("\(name)_R\(r).\(format)")
+                try Gnuplot.draw(LinePlot(title: "Associative retrieval, R = \(r): \(label) during training", xLabel: "training step",
+                                          yLabel: label, logY: name == "test_loss", series: series), to: path)
+                files.append(path)
+            }
         }
         let finished = runs.filter { $0.testError != nil }
         let sizes = Array(Set(finished.map(\.hidden))).sorted()
