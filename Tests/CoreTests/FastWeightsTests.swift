@@ -222,6 +222,10 @@ final class FastWeightsTests: XCTestCase {
         }
     }
 
+    func makeRun(_ config: RetrievalTrainingConfig, _ splits: [String: RetrievalSet], _ dir: String, resume: Bool = false) throws -> RetrievalRun {
+        try RetrievalRun(config: config, splits: splits, runDir: dir, resume: resume, provenance: Provenance(configJSON: config.json, seed: 1, threads: 1))
+    }
+
     func smokeConfig(_ kind: RetrievalModelKind, steps: Int) -> RetrievalTrainingConfig {
         var c = FastWeights2016.preset("smoke", kind: kind, hidden: 20)!
         c.steps = steps
@@ -237,9 +241,7 @@ final class FastWeightsTests: XCTestCase {
         var errors: [RetrievalModelKind: Double] = [:]
         for kind in [RetrievalModelKind.fastWeights, .lstm] {
             let config = smokeConfig(kind, steps: 800)
-            let run = try RetrievalRun(config: config, splits: splits, runDir: dir + "/" + config.runName, resume: false,
-                                       provenance: Provenance(configJSON: config.json, seed: 1, threads: 1))
-            errors[kind] = try run.run().testError
+            errors[kind] = try makeRun(config, splits, dir + "/" + config.runName).run().testError
         }
         // Seeds 1-3 gave fast weights 16-24% and the LSTM 62-65% here (chance among the 10 digits is 90%).
         XCTAssertLessThan(errors[.fastWeights]!, 0.4, "fast weights R=20: \(errors)")
@@ -254,9 +256,7 @@ final class FastWeightsTests: XCTestCase {
         config.checkpointEvery = 50
         config.evalEvery = 30
         let splits = RetrievalSet.generateSplits(seed: 1, pairs: 4, distinctDigits: false, sizes: (2_000, 300, 300))
-        func start(_ d: String, resume: Bool) throws -> RetrievalRun {
-            try RetrievalRun(config: config, splits: splits, runDir: d, resume: resume, provenance: Provenance(configJSON: config.json, seed: 1, threads: 1))
-        }
+        func start(_ d: String, resume: Bool) throws -> RetrievalRun { try makeRun(config, splits, d, resume: resume) }
         let straight = try start(dir + "/a", resume: false)
         let s1 = try straight.run()
         let killed = try start(dir + "/b", resume: false)
@@ -283,8 +283,7 @@ final class FastWeightsTests: XCTestCase {
         config.lr = 1e30
         config.checkpointEvery = 1
         let splits = RetrievalSet.generateSplits(seed: 1, pairs: 4, distinctDigits: false, sizes: (500, 50, 50))
-        let run = try RetrievalRun(config: config, splits: splits, runDir: dir, resume: false,
-                                   provenance: Provenance(configJSON: config.json, seed: 1, threads: 1))
+        let run = try makeRun(config, splits, dir)
         XCTAssertThrowsError(try run.run()) { e in
             let s = "\(e)"
             XCTAssertTrue(s.contains("run stopped") && s.contains("The last good checkpoint is") && !s.contains("\n"), s)
