@@ -127,7 +127,7 @@ struct FastWeightsTrain: ParsableCommand {
         if !resume {  // refuse before training anything, so no good run is ever overwritten
             for (k, r) in grid {
                 let dir = (runRoot as NSString).appendingPathComponent(config(kind: k, hidden: r, pairs: loaded.pairs).runName)
-                if [RunFiles.checkpoint, RunFiles.metrics].contains(where: { FileManager.default.fileExists(atPath: dir + "/" + $0) }) {
+                if RunFiles.holdsRun(dir) {
                     throw TrainingError("\(dir) already holds a run; pass --resume to continue the grid or choose another --run-root")
                 }
             }
@@ -169,7 +169,7 @@ struct FastWeightsTrain: ParsableCommand {
             let k = s["train"]!.pairs
             return (s, k, "data from \(dir) (\(s["train"]!.count) / \(s["validation"]!.count) / \(s["test"]!.count) examples)")
         }
-        let sizes = FastWeights2016.preset(preset, kind: .lstm, hidden: 20, pairs: pairs)!.splitSizes
+        let sizes = FastWeights2016.splitSizes(preset: preset)
         let s = RetrievalSet.generateSplits(seed: gen.seed, pairs: pairs, distinctDigits: gen.distinctDigits, sizes: (sizes[0], sizes[1], sizes[2]))
         return (s, pairs, "generated from seed \(gen.seed) (\(sizes[0]) / \(sizes[1]) / \(sizes[2]) examples, digits "
                 + (gen.distinctDigits ? "distinct" : "may repeat") + ")")

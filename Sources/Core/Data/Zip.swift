@@ -75,15 +75,7 @@ public struct ZipArchive {
             var stream = z_stream()
             guard czlib_inflate_init_raw(&stream) == Z_OK else { throw DataError("\(path): zlib initialisation failed") }
             defer { inflateEnd(&stream) }
-            let status: Int32 = input.withUnsafeBufferPointer { inBuf in
-                out.withUnsafeMutableBufferPointer { outBuf in
-                    stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
-                    stream.avail_in = uInt(inBuf.count)
-                    stream.next_out = outBuf.baseAddress
-                    stream.avail_out = uInt(outBuf.count)
-                    return inflate(&stream, Z_FINISH)
-                }
-            }
+            let status = zlibPass(&stream, input, &out) { inflate(&$0, Z_FINISH) }
             guard status == Z_STREAM_END, Int(stream.total_out) == entry.size else {
                 throw DataError("\(path): member '\(entry.name)' does not inflate to its recorded \(entry.size) bytes (corrupt or truncated)")
             }
@@ -126,15 +118,7 @@ public struct ZipArchive {
         guard czlib_deflate_init_raw(&stream, 6) == Z_OK else { throw DataError("zlib deflate initialisation failed") }
         defer { deflateEnd(&stream) }
         var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))) + 16)
-        let status: Int32 = bytes.withUnsafeBufferPointer { inBuf in
-            out.withUnsafeMutableBufferPointer { outBuf in
-                stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
-                stream.avail_in = uInt(inBuf.count)
-                stream.next_out = outBuf.baseAddress
-                stream.avail_out = uInt(outBuf.count)
-                return CZlib.deflate(&stream, Z_FINISH)
-            }
-        }
+        let status = zlibPass(&stream, bytes, &out) { CZlib.deflate(&$0, Z_FINISH) }
         guard status == Z_STREAM_END else { throw DataError("zlib deflate failed") }
         return Array(out[..<Int(stream.total_out)])
     }
@@ -144,4 +128,17 @@ public struct ZipArchive {
 public struct DataError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Points `stream` at all of `input` and `output` and runs one zlib call (`inflate` or `deflate`) over them.
+private func zlibPass(_ stream: inout z_stream, _ input: [UInt8], _ output: inout [UInt8], _ call: (inout z_stream) -> Int32) -> Int32 {
+    input.withUnsafeBufferPointer { inBuf in
+        output.withUnsafeMutableBufferPointer { outBuf in
+            stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
+            stream.avail_in = uInt(inBuf.count)
+            stream.next_out = outBuf.baseAddress
+            stream.avail_out = uInt(outBuf.count)
+            return call(&stream)
+        }
+    }
 }

@@ -14,6 +14,12 @@ public enum FastWeights2016 {
         (.fastWeights, [20: 1.81, 50: 0, 100: 0]),
     ]
 
+    /// Generated train / validation / test sizes: the public reproduction's in every preset but smoke.
+    public static func splitSizes(preset: String) -> [Int] {
+        let full = AssociativeRetrieval.splitSizes
+        return preset == "smoke" ? [20_000, 1_000, 1_000] : [full.train, full.validation, full.test]
+    }
+
     /// The training configuration of one (model, R) run in a preset.
     ///  - smoke: seconds; small generated splits (tests).
     ///  - cpu: the whole 15-run grid on a 2-core machine (the default; see papers/fastweights2016.md for the time).
@@ -23,19 +29,19 @@ public enum FastWeights2016 {
                               seed: UInt64 = 1) -> RetrievalTrainingConfig? {
         let model = RetrievalModelConfig(kind: kind, hidden: hidden, length: AssociativeRetrieval.length(pairs: pairs),
                                          heads: hidden % 4 == 0 && hidden >= 40 ? 2 : 1)
-        let full = [AssociativeRetrieval.splitSizes.train, AssociativeRetrieval.splitSizes.validation, AssociativeRetrieval.splitSizes.test]
+        let sizes = splitSizes(preset: name)
         switch name {
         case "smoke":
             return RetrievalTrainingConfig(preset: name, model: model, data: "generated", pairs: pairs, distinctDigits: distinctDigits,
-                                           splitSizes: [20_000, 1_000, 1_000], steps: 800, batch: 128, lr: 3e-3, clip: 5,
+                                           splitSizes: sizes, steps: 800, batch: 128, lr: 3e-3, clip: 5,
                                            evalEvery: 200, checkpointEvery: 200, seed: seed)
         case "cpu":
             return RetrievalTrainingConfig(preset: name, model: model, data: "generated", pairs: pairs, distinctDigits: distinctDigits,
-                                           splitSizes: full, steps: 30_000, batch: 128, lr: 1e-3, clip: 5,
+                                           splitSizes: sizes, steps: 30_000, batch: 128, lr: 1e-3, clip: 5,
                                            evalEvery: 1_000, checkpointEvery: 5_000, seed: seed)
         case "paper":
             return RetrievalTrainingConfig(preset: name, model: model, data: "generated", pairs: pairs, distinctDigits: distinctDigits,
-                                           splitSizes: full, steps: 200_000, batch: 128, lr: 1e-4, clip: 5,
+                                           splitSizes: sizes, steps: 200_000, batch: 128, lr: 1e-4, clip: 5,
                                            evalEvery: 2_000, checkpointEvery: 5_000, seed: seed)
         default:
             return nil

@@ -39,6 +39,19 @@ public struct RetrievalScore: Sendable {
     public let count: Int
 }
 
+/// How many rows of `logits` [N, C] have their largest entry (the first, on ties) somewhere other than the target.
+func misclassified(_ logits: Tensor<Float>, _ targets: [Int32]) -> Int {
+    let c = logits.shape[1]
+    var wrong = 0
+    for r in 0..<targets.count {
+        let row = logits.data + r * c
+        var best = 0
+        for j in 1..<c where row[j] > row[best] { best = j }
+        if Int32(best) != targets[r] { wrong += 1 }
+    }
+    return wrong
+}
+
 /// Scores `model` on `set` in batches, without recording gradients.
 public func evaluateRetrieval(_ model: RetrievalModel<Float>, on set: RetrievalSet, batch: Int = 1000) -> RetrievalScore {
     precondition(set.length == model.config.length, "evaluate: \(set.length)-symbol examples for a model of length \(model.config.length)")
@@ -51,12 +64,7 @@ public func evaluateRetrieval(_ model: RetrievalModel<Float>, on set: RetrievalS
             let targets = Array(set.targets[start..<(start + n)])
             let logits = model.logits(ids, batch: n)
             lossSum += Double(crossEntropy(logits, targets: targets, reduction: .sum).scalar)
-            for r in 0..<n {
-                let row = logits.data + r * 10
-                var best = 0
-                for c in 1..<10 where row[c] > row[best] { best = c }
-                if Int32(best) != targets[r] { wrong += 1 }
-            }
+            wrong += misclassified(logits, targets)
             start += n
         }
     }
@@ -143,12 +151,7 @@ public final class RetrievalRun {
         var wrong = 0
         let loss = tape.recording { () -> Tensor<Float> in
             let logits = model.logits(ids, batch: b)
-            for r in 0..<b {
-                let row = logits.data + r * 10
-                var best = 0
-                for c in 1..<10 where row[c] > row[best] { best = c }
-                if Int32(best) != targets[r] { wrong += 1 }
-            }
+            wrong = misclassified(logits, targets)
             return crossEntropy(logits, targets: targets)
         }
         guard loss.scalar.isFinite else {

@@ -26,16 +26,21 @@ public enum RunFiles {
         return out.sorted()
     }
 
+    /// Whether `runDir` holds (part of) a run: a checkpoint or a metrics file.
+    public static func holdsRun(_ runDir: String) -> Bool {
+        [checkpoint, metrics].contains { FileManager.default.fileExists(atPath: runDir + "/" + $0) }
+    }
+
     /// Creates `runDir` and checks it suits the run: resuming needs a checkpoint there; a new run refuses a
     /// directory that already holds one (checkpoint or metrics), so a good run is never overwritten. `option` names
     /// the flag that picks another directory. Returns whether a metrics file was already there.
     public static func prepare(runDir: String, resume: Bool, option: String) throws -> Bool {
         let fm = FileManager.default
         try fm.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-        let hasCheckpoint = fm.fileExists(atPath: runDir + "/" + checkpoint), hasMetrics = fm.fileExists(atPath: runDir + "/" + metrics)
+        let hasMetrics = fm.fileExists(atPath: runDir + "/" + metrics)
         if resume {
-            guard hasCheckpoint else { throw TrainingError("\(runDir): nothing to resume (no \(checkpoint))") }
-        } else if hasCheckpoint || hasMetrics {
+            guard fm.fileExists(atPath: runDir + "/" + checkpoint) else { throw TrainingError("\(runDir): nothing to resume (no \(checkpoint))") }
+        } else if holdsRun(runDir) {
             throw TrainingError("\(runDir) already holds a run; pass --resume to continue it or choose another \(option)")
         }
         return hasMetrics
