@@ -1,11 +1,26 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The layers, each a target, so that the compiler enforces them (nothing imports a target above it):
+//   Engine  <-  NN  <-  Runs  <-  CharLM  <-  papers (Sources/Papers/*)  <-  Replicate (the CLI)
+// ARCHITECTURE.md draws the picture and says where an op, an attention kind, a model and a paper go.
+
+// Every Swift target is optimised in debug builds too (the tests train small models, 10-25x slower
+// unoptimised) and exposes its generic bodies to the targets above it (cross-module optimisation), so that
+// code generic over Float/Double is specialised across the layers as it was inside one module.
+let optimised: [SwiftSetting] = [
+    .swiftLanguageMode(.v5),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+    .unsafeFlags(["-cross-module-optimization"]),
+]
+
 let package = Package(
     name: "replicate",
     products: [
         .executable(name: "replicate", targets: ["Replicate"]),
-        .library(name: "Core", targets: ["Core"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Runs", targets: ["Runs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,19 +35,40 @@ let package = Package(
         .target(name: "CRuntime", path: "Sources/CRuntime", linkerSettings: [.linkedLibrary("dl")]),
         // zlib (Debian zlib1g-dev): inflating text8.zip / enwik8.zip.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // The git commit of the build (a prebuild plugin writes it), recorded in every run file.
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool(), path: "Plugins/BuildInfoPlugin"),
+        .target(name: "BuildInfo", plugins: ["BuildInfoPlugin"]),
+        // Tensors, the tape, ops with their backward kernels, BLAS, RNG, threads.
+        .target(name: "Engine", dependencies: ["CRuntime"], swiftSettings: optimised),
+        // Layers, attention kinds, models, optimizers and schedules.
+        .target(name: "NN", dependencies: ["Engine"], swiftSettings: optimised),
+        // HDF5 store, run directories, the one trainer, checkpoints, provenance, gnuplot, the paper protocol.
         .target(
-            name: "Core", dependencies: ["CHDF5", "CRuntime", "CZlib"],
-            // Optimised in debug builds too: the tests train small models, 10-25x slower unoptimised.
-            swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"], .when(configuration: .debug))]),
+            name: "Runs",
+            dependencies: ["NN", "Engine", "CHDF5", "BuildInfo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimised),
+        // Character language modelling shared by the LM papers: corpora, the LM task, bits-per-character evaluation.
+        .target(name: "CharLM", dependencies: ["Runs", "NN", "Engine", "CZlib"], swiftSettings: optimised),
+        // One target per paper.
+        .target(
+            name: "PaperAlRfou2018", dependencies: ["CharLM", "Runs", "NN", "Engine",
+                                                    .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Papers/AlRfou2018", swiftSettings: optimised),
+        .target(
+            name: "PaperFastWeights2016", dependencies: ["Runs", "NN", "Engine",
+                                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Papers/FastWeights2016", swiftSettings: optimised),
         .executableTarget(
             name: "Replicate",
-            dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: [.swiftLanguageMode(.v5)]),
+            dependencies: ["PaperAlRfou2018", "PaperFastWeights2016", "CharLM", "Runs", "NN", "Engine",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimised),
         .testTarget(
-            name: "CoreTests", dependencies: ["Core"],
+            name: "CoreTests", dependencies: ["Engine", "NN", "Runs", "CharLM", "PaperAlRfou2018", "PaperFastWeights2016", "CRuntime"],
             resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(
-            name: "ReplicateTests", dependencies: ["Core"],
+            name: "ReplicateTests", dependencies: ["Engine", "NN", "Runs", "CharLM", "PaperAlRfou2018", "PaperFastWeights2016"],
             resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

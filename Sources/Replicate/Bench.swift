@@ -1,5 +1,10 @@
+import Engine
+import NN
+import Runs
+import CharLM
+import PaperAlRfou2018
+import PaperFastWeights2016
 import ArgumentParser
-import Core
 import Foundation
 
 struct Bench: ParsableCommand {

@@ -1,10 +1,11 @@
 import ArgumentParser
-import Core
 import Foundation
+import Runs
 
 struct Figures: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Redraw every figure the runs under a directory describe, from their HDF5 files alone (no training).")
+        abstract: "Redraw every figure and table the runs under a directory describe, from their HDF5 files alone (no training), "
+            + "and write <dir>/report.md with every paper's results, figures and runs.")
 
     @Argument(help: "A directory holding run directories (each with a metrics.h5).")
     var runsDir: String
@@ -19,34 +20,25 @@ struct Figures: ParsableCommand {
     func run() throws {
         let files = try RunFiles.metricsFiles(under: runsDir)
         guard !files.isEmpty else { throw StoreError("\(runsDir): no metrics.h5 files below it") }
-        var drawn = 0
-        for metricsPath in files {
-            for figure in try RunFigures.draw(metricsPath: metricsPath, format: format) {
-                print(figure)
-                drawn += 1
-            }
+        var byExperiment: [String: [String]] = [:]
+        for path in files {
+            let experiment = (try? HDF5File.open(path).attribute("experiment")?.stringValue) ?? nil
+            byExperiment[experiment ?? "", default: []].append(path)
         }
-        // Runs side by side, per experiment directory (the parent of the run directories).
-        let byExperiment = Dictionary(grouping: files) { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
-        for (dir, runs) in byExperiment.sorted(by: { $0.key < $1.key }) {
-            if try runs.contains(where: { try FastWeightsReport.RunRecord(metricsPath: $0) != nil }) {
-                // Ba et al. 2016's grid: Table 1 and its figures.
-                for file in try FastWeightsReport.write(runRoot: dir, format: format).files {
-                    print(file)
-                    drawn += 1
-                }
-                continue
-            }
-            for figure in try RunFigures.drawComparison(metricsPaths: runs.sorted(), into: dir, format: format) {
-                print(figure)
-                drawn += 1
-            }
-            if let table = try RunFigures.resultsTable(metricsPaths: runs.sorted()) {
-                let path = (dir as NSString).appendingPathComponent("results.md")
-                try Data(table.utf8).write(to: URL(fileURLWithPath: path))
-                print(path)
-            }
+        var sections: [ReportWriter.Section] = []
+        var drawn = 0
+        for paper in papers {
+            guard let runs = byExperiment.removeValue(forKey: paper.experiment) else { continue }
+            let report = try paper.report(metricsPaths: runs.sorted(), root: runsDir, format: format)
+            for f in report.figures { print(f) }
+            drawn += report.figures.count
+            sections.append(ReportWriter.Section(paper: paper, report: report, metricsPaths: runs.sorted()))
+        }
+        // Runs of no registered paper: their training loss only.
+        for path in byExperiment.values.joined().sorted() {
+            for f in try RunFigures.drawTrainLoss(metricsPath: path, format: format) { print(f); drawn += 1 }
         }
         if drawn == 0 { print("no figures: none of the \(files.count) runs holds a train/loss series") }
+        if !sections.isEmpty { print(try ReportWriter.write(sections, root: runsDir)) }
     }
 }

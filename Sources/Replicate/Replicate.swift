@@ -1,6 +1,14 @@
+import Engine
+import NN
+import Runs
+import CharLM
+import PaperAlRfou2018
+import PaperFastWeights2016
 import ArgumentParser
-import Core
 import Foundation
+
+/// Every paper of the suite. Adding a paper: its target under Sources/Papers/, then its type here.
+let papers: [any Paper.Type] = [AlRfou2018Paper.self, FastWeights2016Paper.self]
 
 @main
 struct Replicate: ParsableCommand {
@@ -12,7 +20,7 @@ struct Replicate: ParsableCommand {
             redraws figures from those files alone.
             """,
         version: VersionInfo.text,
-        subcommands: [AlRfou.self, FastWeights.self, DataCommand.self, Inspect.self, Figures.self, Bench.self]
+        subcommands: papers.map { $0.command } + [DataCommand.self, Inspect.self, Figures.self, Bench.self]
     )
 
     /// Runs the command line; any failure is one line on stderr and a non-zero exit.

@@ -1,9 +1,14 @@
-import Core
+import Engine
+import NN
+import Runs
+import CharLM
+import PaperAlRfou2018
+import PaperFastWeights2016
 import Foundation
 import XCTest
 
 final class DeterminismTests: XCTestCase {
-    let config = TransformerConfig(vocab: 13, layers: 2, dModel: 16, heads: 2, dFF: 32, context: 12, dropout: 0.1, attentionBlock: 5)
+    let config = TransformerConfig(vocab: 13, layers: 2, dModel: 16, heads: 2, dFF: 32, context: 12, dropout: 0.1, attention: .softmax(block: 5))
 
     /// A small training loop: random windows of a fixed token stream, AdamW, clipping, dropout, cosine schedule.
     final class Run {

@@ -1,4 +1,9 @@
-import Core
+import Engine
+import NN
+import Runs
+import CharLM
+import PaperAlRfou2018
+import PaperFastWeights2016
 import Foundation
 import XCTest
 
@@ -130,19 +135,23 @@ final class LanguageModelTests: XCTestCase {
 
     func smokeConfig(steps: Int = 80) -> LMTrainingConfig {
         var c = AlRfou2018.preset("smoke", dataset: "generated", vocab: 27)!
-        c.steps = steps
+        c.training.steps = steps
         return c
     }
 
-    func provenance(_ c: LMTrainingConfig) -> Provenance { Provenance(command: ["test"], configJSON: c.json, seed: 1, threads: 2) }
+    func makeRun(_ c: LMTrainingConfig, _ corpus: CharCorpus, _ dir: String, resume: Bool = false) throws -> Trainer<LMTask> {
+        try Trainer(task: LMTask(config: c, corpus: corpus, experiment: "al-rfou2018"), runDir: dir, resume: resume,
+                    provenance: Provenance(command: ["test"], configJSON: c.json, seed: 1, threads: 2))
+    }
 
     func testSmokeTrainingLearnsAGeneratedCorpus() throws {
         let dir = try makeTempDir()
         let c = smokeConfig(steps: 150)
-        let run = try LMRun(config: c, corpus: generatedCorpus(40_000), runDir: dir, resume: false, provenance: provenance(c))
-        let summary = try run.train()
+        let corpus = generatedCorpus(40_000)
+        let run = try makeRun(c, corpus, dir)
+        let summary = try run.run()
         // Uniform guessing is log2(27) = 4.75 bpc; the grammar leaves well under 1.5 bpc of real uncertainty.
-        XCTAssertLessThan(summary.validBPC, 2.2, "validation bpc after 150 smoke steps")
+        XCTAssertLessThan(summary.results["valid_bpc"]!, 2.2, "validation bpc after 150 smoke steps")
         let f = try HDF5File.open(dir + "/metrics.h5")
         XCTAssertEqual(try f.read("train/step").int64s.count, 150)
         XCTAssertEqual(try f.read("eval/step").int64s, [40, 80, 120, 150])
@@ -155,73 +164,43 @@ final class LanguageModelTests: XCTestCase {
         XCTAssertEqual(active[0], 1)
         XCTAssertEqual(active[37], 1)  // step 38: 37/150 < 1/4
         XCTAssertEqual(active[38], 0)  // step 39: 38/150 >= 1/4
+
+        // The run ends with the selected (best-validation) model scored on the whole test split.
+        let evalBPC = try f.read("eval/bpc").doubles, evalSteps = try f.read("eval/step").int64s
+        let best = evalBPC.indices.min { evalBPC[$0] < evalBPC[$1] }!
+        XCTAssertEqual(try f.read("results/step").int64s, [evalSteps[best]])
+        XCTAssertEqual(summary.bestStep, Int(evalSteps[best]))
+        XCTAssertEqual(try f.read("results/valid_bpc").doubles, [evalBPC[best]], "the selected model's validation score is its periodic one")
+        XCTAssertEqual(try f.read("results/test_symbols").doubles, [Double(corpus.test.count - 1)], "every test symbol but the first is scored")
+        let testBPC = try f.read("results/test_bpc").doubles[0]
+        XCTAssertLessThan(testBPC, 2.2)
+        // best.h5 holds that model: rebuilt from its own stored configuration, it gives the same test score.
+        let (selected, stored, step) = try LMTask.loadModel(checkpoint: dir + "/best.h5")
+        XCTAssertEqual(stored, c)
+        XCTAssertEqual(step, Int(evalSteps[best]))
+        XCTAssertEqual(evaluateBPC(selected, ids: corpus.test, stride: c.evalStride).bpc, testBPC)
     }
 
-    func testResumeEndsWhereAnUninterruptedRunEnds() throws {
-        var c = smokeConfig(steps: 40)
-        c.checkpointEvery = 20
-        c.evalEvery = 20
-        c.model.dropout = 0.1  // the dropout stream must resume too
-        let corpus = generatedCorpus(20_000)
-        let straightDir = try makeTempDir(), resumedDir = try makeTempDir()
-        let straight = try LMRun(config: c, corpus: corpus, runDir: straightDir, resume: false, provenance: provenance(c))
-        _ = try straight.train()
-
-        let first = try LMRun(config: c, corpus: corpus, runDir: resumedDir, resume: false, provenance: provenance(c))
-        first.stopAfterStep = 27  // "killed" at step 27: the last checkpoint is step 20
-        XCTAssertTrue(try first.train().stoppedEarly)
-        let second = try LMRun(config: c, corpus: corpus, runDir: resumedDir, resume: true, provenance: provenance(c))
-        XCTAssertEqual(second.step, 20)
-        let finished = try second.train()
-
-        // Resuming a finished run trains nothing and reports the run's last validation result.
-        let again = try LMRun(config: c, corpus: corpus, runDir: resumedDir, resume: true, provenance: provenance(c))
-        let repeated = try again.train()
-        XCTAssertEqual(repeated.steps, 40)
-        XCTAssertEqual(repeated.validBPC, finished.validBPC)
-
-        let a = try HDF5File.open(straightDir + "/metrics.h5"), b = try HDF5File.open(resumedDir + "/metrics.h5")
-        for name in ["train/step", "train/loss", "train/grad_norm", "eval/bpc"] {
-            XCTAssertEqual(try a.read(name), try b.read(name), name)
-        }
-        let pa = try Checkpoint.open(straightDir + "/checkpoint.h5"), pb = try Checkpoint.open(resumedDir + "/checkpoint.h5")
-        XCTAssertEqual(try pa.read("params/head.weight"), try pb.read("params/head.weight"))
-    }
-
-    func testANewRunNeverOverwritesAndResumeNeedsACheckpoint() throws {
-        let c = smokeConfig(steps: 5)
+    /// A checkpoint rebuilds exactly the model it was trained with, attention kind included.
+    func testCheckpointRebuildsItsModelFromItsStoredConfiguration() throws {
         let corpus = generatedCorpus(5_000)
-        let dir = try makeTempDir()
-        assertOneLineError(try LMRun(config: c, corpus: corpus, runDir: dir, resume: true, provenance: provenance(c)), contains: "nothing to resume")
-        _ = try LMRun(config: c, corpus: corpus, runDir: dir, resume: false, provenance: provenance(c)).train()
-        assertOneLineError(try LMRun(config: c, corpus: corpus, runDir: dir, resume: false, provenance: provenance(c)), contains: "already holds a run")
-        var other = c
-        other.lr *= 2
-        assertOneLineError(try LMRun(config: other, corpus: corpus, runDir: dir, resume: true, provenance: provenance(other)), contains: "different configuration")
-    }
-
-    func testNaNLossStopsAndKeepsTheLastGoodCheckpoint() throws {
-        var c = smokeConfig(steps: 30)
-        c.checkpointEvery = 1
-        c.lr = 1e30
-        c.warmup = 0
-        c.schedule = "constant"
-        c.clip = 0
-        let dir = try makeTempDir()
-        let run = try LMRun(config: c, corpus: generatedCorpus(5_000), runDir: dir, resume: false, provenance: provenance(c))
-        XCTAssertThrowsError(try run.train()) { error in
-            let m = "\(error)"
-            XCTAssertTrue(m.contains("run stopped") && m.contains("last good checkpoint"), m)
-            XCTAssertFalse(m.contains("\n"))
+        for attention in [AttentionKind.softmax(block: 3), .decayedFastWeights(lambda: 0.9, eta: 0.5)] {
+            var c = smokeConfig(steps: 3)
+            c.model.attention = attention
+            c.training.checkpointEvery = 3
+            let dir = try makeTempDir()
+            let run = try makeRun(c, corpus, dir)
+            _ = try run.run()
+            let (model, stored, _) = try LMTask.loadModel(checkpoint: dir + "/checkpoint.h5")
+            XCTAssertEqual(stored.model.attention, attention)
+            XCTAssertEqual(try HDF5File.open(dir + "/metrics.h5").attribute("attention"), .string(attention.name))
+            let ids = Array(corpus.valid.prefix(200))
+            XCTAssertEqual(evaluateBPC(model, ids: ids, stride: 4).bpc, evaluateBPC(run.task.model, ids: ids, stride: 4).bpc, "\(attention)")
         }
-        let f = try Checkpoint.open(dir + "/checkpoint.h5")
-        let saved = try XCTUnwrap(f.attribute("step")?.intValue)
-        XCTAssertGreaterThanOrEqual(saved, 1)
-        XCTAssertTrue(try f.read("params/head.weight").doubles.allSatisfy(\.isFinite) || saved >= 1)
     }
 
     func testSlidingEvaluationMatchesBruteForce() {
-        let config = TransformerConfig(vocab: 27, layers: 2, dModel: 16, heads: 2, dFF: 32, context: 8, positionsEveryLayer: true, attentionBlock: 3)
+        let config = TransformerConfig(vocab: 27, layers: 2, dModel: 16, heads: 2, dFF: 32, context: 8, positionsEveryLayer: true, attention: .softmax(block: 3))
         let model = TransformerLM<Float>(config, seed: 5)
         var rng = Philox(seed: 2)
         let ids = (0..<41).map { _ in UInt8(rng.below(27)) }

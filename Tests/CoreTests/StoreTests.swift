@@ -1,4 +1,9 @@
-import Core
+import Engine
+import NN
+import Runs
+import CharLM
+import PaperAlRfou2018
+import PaperFastWeights2016
 import Foundation
 import XCTest
 

@@ -1,4 +1,9 @@
-import Core
+import Engine
+import NN
+import Runs
+import CharLM
+import PaperAlRfou2018
+import PaperFastWeights2016
 import Foundation
 import XCTest
 
@@ -21,7 +26,7 @@ final class TorchReferenceTests: XCTestCase {
     }
 
     func lmModel<T: Real>(_: T.Type) throws -> TransformerLM<T> {
-        let config = TransformerConfig(vocab: 11, layers: 2, dModel: 8, heads: 2, dFF: 32, context: 6, attentionBlock: 4)
+        let config = TransformerConfig(vocab: 11, layers: 2, dModel: 8, heads: 2, dFF: 32, context: 6, attention: .softmax(block: 4))
         let model = TransformerLM<T>(config, seed: 0)
         XCTAssertEqual(Set(model.params.names), Set(try file.children(of: "lm/params")))
         try model.params.read(from: file, group: "lm/params")

@@ -1,3 +1,9 @@
+import Engine
+import NN
+import Runs
+import CharLM
+import PaperAlRfou2018
+import PaperFastWeights2016
 import CRuntime
 import Foundation
 import XCTest

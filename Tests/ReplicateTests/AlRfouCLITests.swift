@@ -1,4 +1,9 @@
-import Core
+import Engine
+import NN
+import Runs
+import CharLM
+import PaperAlRfou2018
+import PaperFastWeights2016
 import Foundation
 import XCTest
 
@@ -32,6 +37,9 @@ final class AlRfouCLITests: XCTestCase {
         XCTAssertTrue(out.contains("resuming at step 20"), out)
         XCTAssertTrue(out.contains("| paper: T12 | 44M | 1.18 | 1.11 |"), out)
         XCTAssertTrue(out.contains("stride 16 approximation"), out)
+        // The run ends with the selected model's test bits per character, the whole test split scored.
+        XCTAssertTrue(out.contains("| test (selected, step "), out)
+        XCTAssertTrue(out.contains("selected model: \(runDir)/best.h5"), out)
 
         (rc, out, err) = try runReplicate(["al-rfou2018", "eval", "--checkpoint", runDir + "/checkpoint.h5", "--split", "test",
                                            "--stride", "1", "--max-symbols", "300", "--data-file", corpus])
@@ -47,6 +55,15 @@ final class AlRfouCLITests: XCTestCase {
             for f in ["train_loss.png", "bpc_by_step.png", "bpc_by_wall_time.png"] { XCTAssertTrue(out.contains(runDir + "/figures/" + f), out) }
             let table = try String(contentsOfFile: dir + "/runs/al-rfou2018/results.md", encoding: .utf8)
             XCTAssertTrue(table.contains("| smoke | 40 | test |") && table.contains("paper's protocol"), table)
+            XCTAssertTrue(table.contains("| test (selected model) |"), table)
+            // One report for a write-up: the paper's numbers with their status, our table, the figures, the runs.
+            XCTAssertTrue(out.hasSuffix(dir + "/runs/report.md\n"), out)
+            let report = try String(contentsOfFile: dir + "/runs/report.md", encoding: .utf8)
+            XCTAssertTrue(report.contains("## Al-Rfou et al. 2018"), report)
+            XCTAssertTrue(report.contains("| T12 (44M) test, text8 | 1.18 bpc | recalled"), report)
+            XCTAssertTrue(report.contains("![al-rfou2018/smoke/figures/bpc_by_step.png](al-rfou2018/smoke/figures/bpc_by_step.png)"), report)
+            let runRow = try XCTUnwrap(report.split(separator: "\n").first { $0.hasPrefix("| al-rfou2018/smoke |") }, report)
+            XCTAssertTrue(runRow.contains("--resume") && runRow.contains("| finished |"), String(runRow))
         }
     }
 

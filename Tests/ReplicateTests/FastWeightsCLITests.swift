@@ -1,4 +1,9 @@
-import Core
+import Engine
+import NN
+import Runs
+import CharLM
+import PaperAlRfou2018
+import PaperFastWeights2016
 import Foundation
 import XCTest
 
@@ -39,7 +44,7 @@ final class FastWeightsCLITests: XCTestCase {
             let config = try RetrievalTrainingConfig.fromJSON(json)
             XCTAssertEqual(config.model.lambda, 0.9)
             XCTAssertFalse(config.model.tokenShift)
-            XCTAssertEqual(config.checkpointEvery, 10)
+            XCTAssertEqual(config.training.checkpointEvery, 10)
             XCTAssertEqual(config.data, dir + "/data")
         }
         let log = try String(contentsOfFile: root + "/fast-weights-R8/train.log", encoding: .utf8)
@@ -58,6 +63,9 @@ final class FastWeightsCLITests: XCTestCase {
             for f in ["results.md", "figures/test_error_R8.png", "figures/test_loss_R8.png", "figures/table1_bars.png"] { XCTAssertTrue(out.contains(root + "/" + f), out) }
             let table = try String(contentsOfFile: root + "/results.md", encoding: .utf8)
             XCTAssertTrue(table.contains("| fast-weights-R8 |") && table.contains("test error %"), table)
+            let report = try String(contentsOfFile: dir + "/runs/report.md", encoding: .utf8)
+            XCTAssertTrue(report.contains("## Ba et al. 2016") && report.contains("| Fast weights, R = 20, test error | 1.81 % | recalled"), report)
+            XCTAssertTrue(report.contains("| fastweights/retrieval/linear-transformer-R8 |"), report)
         }
     }
 

@@ -1,0 +1,51 @@
+import Engine
+import NN
+import Runs
+import Foundation
+
+/// Bits per character of `ids` under `model`, each symbol predicted from at most `context` preceding symbols.
+///
+/// Symbols 1..<N are predicted (the first has no history). The first window [0, context) scores all its
+/// positions; every later window ends at the next unscored symbol plus `stride` - 1 and scores its last
+/// `stride` positions, each from a full `context` of history. `stride` 1 is the paper's protocol (one forward
+/// pass per symbol, sliding by one); larger strides are cheaper and give somewhat higher numbers, and must be
+/// labelled as such. `maxSymbols` scores only a prefix. Runs without a tape (no activations are kept).
+public func evaluateBPC(_ model: TransformerLM<Float>, ids: [UInt8], stride: Int, batch: Int = 16, maxSymbols: Int? = nil) -> (bpc: Double, symbols: Int) {
+    let ctx = model.config.context
+    let n = min(ids.count, (maxSymbols ?? ids.count) + 1)
+    guard n >= 2 else { return (.nan, 0) }
+    // Windows as (input start, length, first scored target index within the window).
+    var windows: [(start: Int, length: Int, firstScored: Int)] = []
+    let firstLength = min(ctx, n - 1)
+    windows.append((0, firstLength, 0))
+    var next = firstLength + 1  // next target position to score
+    let s = max(1, min(stride, ctx))
+    while next <= n - 1 {
+        let end = min(next + s - 1, n - 1)  // last target position scored by this window
+        let start = end - ctx               // inputs [start, end) predict targets [start+1, end]
+        windows.append((start, ctx, next - (start + 1)))
+        next = end + 1
+    }
+    var nats = 0.0, count = 0
+    var rng = Philox(seed: 0, purpose: .evaluation)
+    Tape.withoutRecording {
+        var w = 0
+        while w < windows.count {
+            // Windows of one length go together (only the first can be shorter).
+            let length = windows[w].length
+            var group: [(start: Int, length: Int, firstScored: Int)] = []
+            while w < windows.count && group.count < batch && windows[w].length == length { group.append(windows[w]); w += 1 }
+            var x: [Int32] = [], y: [Int32] = []
+            for g in group {
+                for j in 0..<length {
+                    x.append(Int32(ids[g.start + j]))
+                    y.append(j >= g.firstScored ? Int32(ids[g.start + j + 1]) : -1)
+                }
+            }
+            let logits = model.forward(x, batch: group.count, length: length, rng: &rng).logits
+            nats += Double(crossEntropy(logits, targets: y, reduction: .sum).scalar)
+            count += y.filter { $0 >= 0 }.count
+        }
+    }
+    return (nats / Double(count) / Foundation.log(2.0), count)
+}

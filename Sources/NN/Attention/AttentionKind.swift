@@ -1,0 +1,33 @@
+// The attention kinds a model configuration can name.
+import Engine
+
+/// Which attention a transformer's blocks use: part of the model's configuration (stored in every run file),
+/// so a checkpoint rebuilds exactly the model it was trained with. Each case makes its `AttentionKernel`.
+public enum AttentionKind: Codable, Equatable, Sendable {
+    /// Scaled dot-product softmax attention, computed blockwise in query/key tiles of `block` positions
+    /// (`causalSelfAttention`); the tile size changes the summation order, not the function.
+    case softmax(block: Int)
+    /// Decayed fast weights (Ba et al. 2016 as linear attention): per head S = lambda S + eta k v^T, read S^T q;
+    /// no feature map, no normaliser (`DecayedFastWeightAttention`).
+    case decayedFastWeights(lambda: Double, eta: Double)
+
+    /// The kernel that computes this kind.
+    public var kernel: any AttentionKernel {
+        switch self {
+        case .softmax(let block): return SoftmaxAttention(blockSize: block)
+        case .decayedFastWeights(let lambda, let eta): return DecayedFastWeightAttention(lambda: lambda, eta: eta)
+        }
+    }
+
+    /// A short name for tables and file names.
+    public var name: String { kernel.name }
+
+    /// Problems with the kind's settings (empty when it can run).
+    public var problems: [String] {
+        switch self {
+        case .softmax(let block): return block > 0 ? [] : ["the softmax attention block must be positive"]
+        case .decayedFastWeights(let lambda, let eta):
+            return (lambda >= 0 && lambda <= 1 ? [] : ["lambda must be in [0, 1]"]) + (eta.isFinite ? [] : ["eta must be finite"])
+        }
+    }
+}

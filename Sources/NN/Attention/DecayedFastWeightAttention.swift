@@ -1,0 +1,57 @@
+// Decayed fast-weight (linear) attention: the transformer form of Ba et al. 2016's rule.
+import Engine
+import Foundation
+
+/// Decayed fast-weight (linear) attention: per head a state S = lambda S + eta k v^T, read as S^T q; no feature
+/// map and no normaliser (the "decayed fast weights" row of the linear-attention family, Ba et al. 2016's rule
+/// with learned keys, values and queries). Computed here in its parallel form, out = ((Q K^T) o D) V with
+/// D[t, s] = eta lambda^(t-s) for s <= t and 0 above the diagonal: exact, O(T^2) per head, fine for short
+/// sequences. `decayedLinearAttentionRecurrent` is the token-by-token state form tests compare it with.
+public struct DecayedFastWeightAttention: AttentionKernel {
+    public var lambda: Double
+    public var eta: Double
+    public init(lambda: Double, eta: Double) {
+        self.lambda = lambda
+        self.eta = eta
+    }
+    public var name: String { "decayed-fast-weights" }
+
+    public func attend<T: Real>(_ qkv: Tensor<T>, heads: Int) -> Tensor<T> {
+        precondition(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0, "attention: qkv \(qkv.shape) is not [B, T, 3 x heads x D]")
+        let b = qkv.shape[0], t = qkv.shape[1], c = qkv.shape[2] / 3, d = c / heads
+        func split(_ i: Int) -> Tensor<T> {  // [B, T, C] -> [B*H, T, D]
+            reshape(permute(reshape(slice(qkv, axis: 2, (i * c)..<((i + 1) * c)), [b, t, heads, d]), [0, 2, 1, 3]), [b * heads, t, d])
+        }
+        let q = split(0), k = split(1), v = split(2)
+        var mask = [T](repeating: 0, count: t * t)
+        for i in 0..<t { for j in 0...i { mask[i * t + j] = T(eta * pow(lambda, Double(i - j))) } }
+        let scores = batchedMatmul(q, k, transB: true) * Tensor(shape: [1, t, t], values: mask)
+        let o = batchedMatmul(scores, v)  // [B*H, T, D]
+        return reshape(permute(reshape(o, [b, heads, t, d]), [0, 2, 1, 3]), [b, t, c])
+    }
+}
+
+/// The recurrent (generation) form of `DecayedFastWeightAttention` on plain arrays, one token at a time with the
+/// d x d state per head: qkv [B, T, 3C] row-major -> [B, T, C]. No gradients; a reference for tests.
+public func decayedLinearAttentionRecurrent(_ qkv: [Double], batch b: Int, length t: Int, channels c: Int, heads: Int,
+                                            lambda: Double, eta: Double) -> [Double] {
+    let d = c / heads
+    var out = [Double](repeating: 0, count: b * t * c)
+    for bi in 0..<b {
+        for h in 0..<heads {
+            var s = [Double](repeating: 0, count: d * d)  // s[i * d + j]: key dim i, value dim j
+            for ti in 0..<t {
+                let row = (bi * t + ti) * 3 * c
+                for i in 0..<d {
+                    for j in 0..<d { s[i * d + j] = lambda * s[i * d + j] + eta * qkv[row + c + h * d + i] * qkv[row + 2 * c + h * d + j] }
+                }
+                for j in 0..<d {
+                    var acc = 0.0
+                    for i in 0..<d { acc += s[i * d + j] * qkv[row + h * d + i] }
+                    out[(bi * t + ti) * c + h * d + j] = acc
+                }
+            }
+        }
+    }
+    return out
+}

@@ -1,0 +1,66 @@
+import Engine
+import NN
+import Foundation
+
+/// A training run that stopped on bad numbers or bad state: one line, naming the step and the last good
+/// checkpoint.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A data problem (missing or corrupt file, wrong format), as one line.
+public struct DataError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Conventions for run directories: `runs/<experiment>/<run>/{metrics.h5, checkpoint.h5, figures/}`.
+public enum RunFiles {
+    public static let metrics = "metrics.h5"
+    public static let checkpoint = "checkpoint.h5"
+    /// The parameters selected on validation (see `Trainer`).
+    public static let best = "best.h5"
+
+    /// Every metrics file below a directory, sorted by path.
+    public static func metricsFiles(under root: String) throws -> [String] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+            throw StoreError("\(root): no such directory")
+        }
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        var out: [String] = []
+        for case let rel as String in walker where (rel as NSString).lastPathComponent == metrics {
+            out.append((root as NSString).appendingPathComponent(rel))
+        }
+        return out.sorted()
+    }
+
+    /// Whether `runDir` holds (part of) a run: a checkpoint or a metrics file.
+    public static func holdsRun(_ runDir: String) -> Bool {
+        [checkpoint, metrics].contains { FileManager.default.fileExists(atPath: runDir + "/" + $0) }
+    }
+
+    /// Creates `runDir` and checks it suits the run: resuming needs a checkpoint there; a new run refuses a
+    /// directory that already holds one (checkpoint or metrics), so a good run is never overwritten. `option` names
+    /// the flag that picks another directory. Returns whether a metrics file was already there.
+    public static func prepare(runDir: String, resume: Bool, option: String = "--out") throws -> Bool {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        let hasMetrics = fm.fileExists(atPath: runDir + "/" + metrics)
+        if resume {
+            guard fm.fileExists(atPath: runDir + "/" + checkpoint) else { throw TrainingError("\(runDir): nothing to resume (no \(checkpoint))") }
+        } else if holdsRun(runDir) {
+            throw TrainingError("\(runDir) already holds a run; pass --resume to continue it or choose another \(option)")
+        }
+        return hasMetrics
+    }
+
+    /// "The last good checkpoint is ... (step N)." or "No checkpoint was written.", for a run that stopped.
+    public static func lastGoodCheckpointNote(_ path: String) -> String {
+        if let f = try? Checkpoint.open(path), let s = try? f.attribute("step")?.intValue {
+            return "The last good checkpoint is \(path) (step \(s))."
+        }
+        return "No checkpoint was written."
+    }
+}

@@ -1,0 +1,321 @@
+// The one trainer: a run directory, its metrics, checkpoints, model selection and resume, for any task.
+import Engine
+import Foundation
+import NN
+
+/// The random streams of a run, each seeded from the run's seed and saved in every checkpoint.
+public struct RunRNG {
+    /// Batches: which examples or windows a step trains on.
+    public var data: Philox
+    /// Dropout masks.
+    public var dropout: Philox
+
+    public init(seed: UInt64) {
+        data = Philox(seed: seed, purpose: .data)
+        dropout = Philox(seed: seed, purpose: .dropout)
+    }
+}
+
+/// The loss of one training batch, recorded on the current tape, and the task's own metrics of that batch.
+public struct BatchLoss {
+    public let loss: Tensor<Float>
+    /// Recorded under `train/<name>` beside the trainer's loss, lr, grad_norm, tokens_per_s and wall_time.
+    public let metrics: [String: Double]
+    public init(loss: Tensor<Float>, metrics: [String: Double] = [:]) {
+        self.loss = loss
+        self.metrics = metrics
+    }
+}
+
+/// What a selected model scores at the end of a run: values recorded once under `results/`, and attributes for
+/// the metrics file.
+public struct TaskResults {
+    public var values: [String: Double]
+    public var attributes: [(String, AttributeValue)]
+    public init(values: [String: Double], attributes: [(String, AttributeValue)] = []) {
+        self.values = values
+        self.attributes = attributes
+    }
+}
+
+/// A training task: a model, its data stream, the loss of a batch, evaluation, and the metric that selects the
+/// best model. The `Trainer` does everything else.
+public protocol TrainingTask: AnyObject {
+    associatedtype Config: RunConfig
+    /// The paper the runs belong to: the `experiment` attribute of every run file.
+    var experiment: String { get }
+    var config: Config { get }
+    /// The model's parameters (a finalised store).
+    var params: ParameterStore<Float> { get }
+    /// Prefix of one-line messages and progress ("" or "<run name> ").
+    var label: String { get }
+    /// Attributes of a new metrics file besides the provenance (model name, sizes).
+    var attributes: [(String, AttributeValue)] { get }
+    /// Symbols per training step, for the tokens/s series; nil where that is not a measure of the task.
+    var tokensPerStep: Int? { get }
+    /// Print the progress line every N steps (and at the last).
+    var progressEvery: Int { get }
+    /// The evaluation metric (lower is better) whose best value selects the model kept in best.h5.
+    var selectionMetric: String { get }
+
+    /// Draws a batch from `rng.data` and builds its loss on the current tape (dropout masks from `rng.dropout`).
+    func batchLoss(step: Int, rng: inout RunRNG) -> BatchLoss
+    /// The periodic evaluation, recorded under `eval/`; must contain `selectionMetric`.
+    func evaluate(step: Int) throws -> [String: Double]
+    /// Scores the model (the trainer has loaded the selected parameters) once training is done.
+    func results() throws -> TaskResults
+    /// The task's part of the progress line, from the last batch and the last evaluation.
+    func progress(batch: [String: Double], lastEval: [String: Double]?) -> String
+}
+
+/// How a `Trainer.run()` ended.
+public struct TrainingSummary {
+    public let steps: Int
+    /// The step whose parameters were selected (lowest `selectionMetric`); 0 before any evaluation.
+    public let bestStep: Int
+    public let lastEval: [String: Double]?
+    /// The selected model's results (empty when stopped early).
+    public let results: [String: Double]
+    public let wallSeconds: Double
+    public let stoppedEarly: Bool
+}
+
+/// One training run in a directory, for any task:
+/// - `metrics.h5`: provenance attributes; `train/...` every step; `eval/...` every `evalEvery` steps;
+///   `results/...` once, for the selected model;
+/// - `checkpoint.h5`: parameters, optimizer state, every random stream, step, wall time, best so far, the
+///   configuration (written atomically every `checkpointEvery` steps and at the end);
+/// - `best.h5`: the parameters with the best `selectionMetric` so far (model selection on validation).
+///
+/// A run killed at any moment resumes (`resume: true`) from its last checkpoint and ends where an
+/// uninterrupted run would (same seed and thread count): batches, dropout masks, optimizer and schedule all
+/// continue from the saved state. A non-finite loss or gradient stops the run with one line that names the
+/// step and the last good checkpoint, which is left untouched.
+public final class Trainer<Task: TrainingTask> {
+    public static var bestFile: String { RunFiles.best }
+
+    public let task: Task
+    public let runDir: String
+    public private(set) var step = 0
+    private let training: TrainingConfig
+    private let optimizer: Optimizer
+    private var rng: RunRNG
+    private var wallSeconds = 0.0
+    private var best = Double.infinity
+    private var bestStep = 0
+    private var lastEval: [String: Double]?
+    private let log: MetricsLog
+    private let provenance: Provenance
+
+    /// Called with a one-line progress report (a terminal rewrites it in place); `final` on the last step.
+    public var progress: ((String, _ final: Bool) -> Void)?
+    /// Stop (as if killed) after this step, leaving the run resumable. For tests of resume.
+    public var stopAfterStep: Int?
+
+    public var checkpointPath: String { runDir + "/" + RunFiles.checkpoint }
+    public var metricsPath: String { runDir + "/" + RunFiles.metrics }
+    public var bestPath: String { runDir + "/" + RunFiles.best }
+
+    /// Starts a new run of `task` in `runDir`, or with `resume` continues the one there. A new run refuses a
+    /// directory that already holds one, so a good run is never overwritten by accident; resuming refuses a
+    /// checkpoint made with another configuration.
+    public init(task: Task, runDir: String, resume: Bool, provenance: Provenance) throws {
+        let problems = task.config.training.problems
+        guard problems.isEmpty else { throw TrainingError(problems[0]) }
+        self.task = task
+        self.runDir = runDir
+        self.provenance = provenance
+        training = task.config.training
+        optimizer = training.makeOptimizer(task.params)
+        rng = RunRNG(seed: training.seed)
+        let metricsExisted = try RunFiles.prepare(runDir: runDir, resume: resume)
+        log = try MetricsLog(path: runDir + "/" + RunFiles.metrics)
+        if resume {
+            try loadCheckpoint()
+            try log.resume(atStep: Int64(step))
+            if let last = try Self.lastRow(of: "eval", in: log.file) { lastEval = last.values }
+        }
+        if !metricsExisted {
+            try provenance.write(to: log.file)
+            try log.file.setAttribute("experiment", .string(task.experiment))
+            for (k, v) in task.attributes { try log.file.setAttribute(k, v) }
+            try log.file.setAttribute("parameters", .int(Int64(task.params.count)))
+        } else {
+            try log.file.setAttribute("resumed_command", .string(provenance.command))
+        }
+    }
+
+    // MARK: Training
+
+    /// One optimisation step: returns the batch's metrics, the trainer's included.
+    public func trainStep() throws -> [String: Double] {
+        step += 1
+        task.params.zeroGrad()
+        let tape = Tape()
+        let batch = tape.recording { task.batchLoss(step: step, rng: &rng) }
+        let loss = batch.loss.scalar
+        guard loss.isFinite else {
+            throw TrainingError("\(task.label)step \(step): the loss is \(loss); run stopped. \(RunFiles.lastGoodCheckpointNote(checkpointPath))")
+        }
+        tape.backward(from: batch.loss)
+        let norm = clipGradientNorm(task.params, maxNorm: training.clip)
+        guard norm.isFinite else {
+            throw TrainingError("\(task.label)step \(step): the gradient norm is \(norm); run stopped. \(RunFiles.lastGoodCheckpointNote(checkpointPath))")
+        }
+        let lr = training.learningRateSchedule.rate(base: training.lr, step: step)
+        optimizer.step(lr: lr)
+        var metrics = batch.metrics
+        metrics["loss"] = Double(loss)
+        metrics["grad_norm"] = norm
+        metrics["lr"] = lr
+        return metrics
+    }
+
+    /// Trains to the configured number of steps (from wherever the run is), evaluating, selecting and
+    /// checkpointing on schedule; then scores the selected model once and records its results.
+    public func run() throws -> TrainingSummary {
+        let sessionStart = DispatchTime.now().uptimeNanoseconds
+        let wallAtStart = wallSeconds, stepAtStart = step
+        func wallNow() -> Double { wallAtStart + Double(DispatchTime.now().uptimeNanoseconds - sessionStart) / 1e9 }
+        do {
+            while step < training.steps {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                var metrics = try trainStep()
+                let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                wallSeconds = wallNow()
+                if let tokens = task.tokensPerStep { metrics["tokens_per_s"] = Double(tokens) / dt }
+                metrics["wall_time"] = wallSeconds
+                try log.record("train", step: Int64(step), metrics)
+                if step % training.evalEvery == 0 || step == training.steps {
+                    var e = try task.evaluate(step: step)
+                    guard let value = e[task.selectionMetric] else {
+                        throw TrainingError("the evaluation has no '\(task.selectionMetric)' to select the model by")
+                    }
+                    if value < best {
+                        best = value
+                        bestStep = step
+                        try saveBest(value: value)
+                    }
+                    wallSeconds = wallNow()
+                    e["wall_time"] = wallSeconds
+                    lastEval = e
+                    try log.record("eval", step: Int64(step), e)
+                }
+                if step % training.checkpointEvery == 0 || step == training.steps {
+                    try log.flush()
+                    try saveCheckpoint()
+                }
+                if step % task.progressEvery == 0 || step == training.steps {
+                    let eta = (wallSeconds - wallAtStart) / Double(step - stepAtStart) * Double(training.steps - step)
+                    var line = "\(task.label)step \(step)/\(training.steps)  " + String(format: "loss %.4f", metrics["loss"]!)
+                    let part = task.progress(batch: metrics, lastEval: lastEval)
+                    if !part.isEmpty { line += "  " + part }
+                    if let tps = metrics["tokens_per_s"] { line += String(format: "  %.0f tok/s", tps) }
+                    progress?(line + "  ETA " + formatDuration(eta), step == training.steps)
+                }
+                if let stop = stopAfterStep, step >= stop {
+                    try log.close()
+                    return TrainingSummary(steps: step, bestStep: bestStep, lastEval: lastEval, results: [:], wallSeconds: wallSeconds,
+                                           stoppedEarly: true)
+                }
+            }
+            let results = try finish()
+            try Provenance.writeEnd(to: log.file)
+            try log.close()
+            return TrainingSummary(steps: step, bestStep: bestStep, lastEval: lastEval, results: results, wallSeconds: wallSeconds,
+                                   stoppedEarly: false)
+        } catch {
+            try? log.close()
+            throw error
+        }
+    }
+
+    /// Loads the selected parameters into the task's model and records its results once (a finished run that
+    /// is resumed reads them back instead of scoring again).
+    private func finish() throws -> [String: Double] {
+        if let recorded = try Self.lastRow(of: "results", in: log.file) {
+            try loadSelected()
+            return recorded.values
+        }
+        try loadSelected()
+        var r = try task.results()
+        r.values["wall_time"] = wallSeconds
+        try log.record("results", step: Int64(bestStep), r.values)
+        for (k, v) in r.attributes { try log.file.setAttribute(k, v) }
+        return r.values
+    }
+
+    private func loadSelected() throws {
+        guard FileManager.default.fileExists(atPath: bestPath) else { return }
+        let f = try Checkpoint.open(bestPath)
+        try task.params.read(from: f)
+        bestStep = Int(try f.attribute("step")?.intValue ?? Int64(bestStep))
+    }
+
+    /// The last row of a group's series (step and values), or nil when the group holds none.
+    static func lastRow(of group: String, in file: HDF5File) throws -> (step: Int, values: [String: Double])? {
+        guard file.kind(of: "\(group)/step") == .dataset, let step = try file.read("\(group)/step").int64s.last else { return nil }
+        var values: [String: Double] = [:]
+        for name in try file.children(of: group) where name != "step" {
+            if let v = try file.read("\(group)/\(name)").doubles.last { values[name] = v }
+        }
+        return (Int(step), values)
+    }
+
+    // MARK: Checkpoints
+
+    private func runAttributes(_ f: HDF5File) throws {
+        try f.setAttribute("experiment", .string(task.experiment))
+        for (k, v) in provenance.attributes where k != "config" { try f.setAttribute(k, v) }
+        try f.setAttribute("config", .string(task.config.json))
+    }
+
+    private func saveBest(value: Double) throws {
+        try Checkpoint.write(to: bestPath) { f in
+            try task.params.write(to: f)
+            try f.setAttribute("step", .int(Int64(step)))
+            try f.setAttribute("selection_metric", .string(task.selectionMetric))
+            try f.setAttribute("selection_value", .double(value))
+            try runAttributes(f)
+        }
+    }
+
+    public func saveCheckpoint() throws {
+        try Checkpoint.write(to: checkpointPath) { f in
+            try task.params.write(to: f)
+            try optimizer.write(to: f, group: "optimizer")
+            try f.write(NDArray(rng.data.state), to: "rng/data")
+            try f.write(NDArray(rng.dropout.state), to: "rng/dropout")
+            try f.setAttribute("step", .int(Int64(step)))
+            try f.setAttribute("wall_seconds", .double(wallSeconds))
+            try f.setAttribute("best_value", .double(best))
+            try f.setAttribute("best_step", .int(Int64(bestStep)))
+            try runAttributes(f)
+        }
+    }
+
+    private func loadCheckpoint() throws {
+        let f = try Checkpoint.open(checkpointPath)
+        guard try f.attribute("experiment")?.stringValue == task.experiment,
+              let json = try f.attribute("config")?.stringValue, let stored = try? Task.Config.fromJSON(json) else {
+            throw TrainingError("\(checkpointPath): not a \(task.experiment) checkpoint")
+        }
+        guard stored == task.config else {
+            throw TrainingError("\(checkpointPath) was made with a different configuration; resume with the same preset and options")
+        }
+        try task.params.read(from: f)
+        try optimizer.read(from: f, group: "optimizer")
+        rng.data = Philox(state: try f.read("rng/data").int64s)
+        rng.dropout = Philox(state: try f.read("rng/dropout").int64s)
+        step = Int(try f.attribute("step")?.intValue ?? 0)
+        wallSeconds = try f.attribute("wall_seconds")?.doubleValue ?? 0
+        best = try f.attribute("best_value")?.doubleValue ?? .infinity
+        bestStep = Int(try f.attribute("best_step")?.intValue ?? 0)
+    }
+}
+
+public func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "-" }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}
