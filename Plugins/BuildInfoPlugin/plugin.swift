@@ -1,13 +1,29 @@
 import Foundation
 import PackagePlugin
 
-/// Writes BuildInfoGenerated.swift before every build: the git commit the sources are built from and whether the
-/// working tree had uncommitted changes to tracked files. The file is only rewritten when its text changes, so
-/// an unchanged tree recompiles nothing.
+/// Writes BuildInfoGenerated.swift: the git commit the sources are built from and whether tracked files had
+/// uncommitted changes. It is a build command whose inputs are git's HEAD, index and reference log and every file
+/// of the package, so it runs again whenever a commit, a checkout or an edit could change its answer; the file
+/// is only rewritten when its text changes, so an unchanged answer recompiles nothing.
 @main
 struct BuildInfoPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
+        let root = context.package.directoryURL
         let out = context.pluginWorkDirectoryURL.appendingPathComponent("BuildInfoGenerated.swift")
+        let fm = FileManager.default
+        var inputs: [URL] = []
+        let git = root.appendingPathComponent(".git")
+        for name in ["HEAD", "index", "packed-refs", "logs/HEAD"] {
+            let u = git.appendingPathComponent(name)
+            if fm.fileExists(atPath: u.path) { inputs.append(u) }
+        }
+        if let walker = fm.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) {
+            for case let u as URL in walker {
+                let name = u.lastPathComponent
+                if name == ".build" || name == ".git" || name.hasPrefix(".build") || name == "runs" { walker.skipDescendants(); continue }
+                if (try? u.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { inputs.append(u) }
+            }
+        }
         let script = #"""
             repo="$1"; out="$2"
             commit=$(git -C "$repo" rev-parse HEAD 2>/dev/null) || commit=unknown
@@ -18,10 +34,11 @@ struct BuildInfoPlugin: BuildToolPlugin {
                 "$commit" "$dirty" > "$out.tmp"
             if cmp -s "$out.tmp" "$out"; then rm -f "$out.tmp"; else mv "$out.tmp" "$out"; fi
             """#
-        return [.prebuildCommand(
+        return [.buildCommand(
             displayName: "Recording the git commit of the build",
             executable: URL(fileURLWithPath: "/bin/sh"),
-            arguments: ["-c", script, "buildinfo", context.package.directoryURL.path, out.path],
-            outputFilesDirectory: context.pluginWorkDirectoryURL)]
+            arguments: ["-c", script, "buildinfo", root.path, out.path],
+            inputFiles: inputs,
+            outputFiles: [out])]
     }
 }

@@ -48,6 +48,31 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(out.contains("HDF5: 1."), out)
     }
 
+    /// Run files record the commit the binary was built from (embedded at build time), not whatever the
+    /// repository holds when the run starts; `--version` prints the same commit.
+    func testRunFilesRecordTheCommitTheBinaryWasBuiltFrom() throws {
+        let packageDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        guard let head = try? Subprocess.run("/usr/bin/git", ["-C", packageDir, "rev-parse", "HEAD"]), head.status == 0 else {
+            throw XCTSkip("not a git checkout")
+        }
+        let commit = head.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
+        let dir = try makeTempDirectory()
+        var text = ""
+        while text.utf8.count < 3_000 { text += "the cat sat on the mat " }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/c.txt"))
+        let (rc, _, err) = try runReplicate(["al-rfou2018", "--preset", "smoke", "--steps", "2", "--data-file", dir + "/c.txt", "--alphabet", "text8",
+                                             "--out", dir + "/run"])
+        XCTAssertEqual(rc, 0, err)
+        let f = try HDF5File.open(dir + "/run/metrics.h5")
+        // The tests are built from the checkout they run in, so the build's commit is its HEAD.
+        XCTAssertEqual(try f.attribute("code_commit")?.stringValue, commit)
+        XCTAssertTrue(["clean", "dirty"].contains(try f.attribute("code_dirty")?.stringValue ?? ""))
+        XCTAssertNil(try f.attribute("source_tree_commit_at_start"), "recorded only when HEAD differs from the build's commit")
+        XCTAssertEqual(try Checkpoint.open(dir + "/run/checkpoint.h5").attribute("code_commit")?.stringValue, commit)
+        let (_, version, _) = try runReplicate(["--version"])
+        XCTAssertTrue(version.contains("commit \(commit.prefix(12))"), version)
+    }
+
     func testBadInputIsOneLineAndNonZero() throws {
         let dir = try makeTempDirectory()
         try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: dir + "/bad.h5"))
