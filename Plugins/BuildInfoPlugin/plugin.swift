@@ -20,7 +20,8 @@ struct BuildInfoPlugin: BuildToolPlugin {
         if let walker = fm.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) {
             for case let u as URL in walker {
                 let name = u.lastPathComponent
-                if name == ".build" || name == ".git" || name.hasPrefix(".build") || name == "runs" { walker.skipDescendants(); continue }
+                // Hidden folders (.build, .git, ...) and the ignored run and data folders hold nothing git tracks.
+                if name.hasPrefix(".") || ["runs", "data", "__pycache__"].contains(name) { walker.skipDescendants(); continue }
                 if (try? u.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { inputs.append(u) }
             }
         }
