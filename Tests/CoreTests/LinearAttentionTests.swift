@@ -1,0 +1,205 @@
+import Engine
+import Foundation
+import NN
+import Runs
+import XCTest
+
+/// The linear-attention family: the triangular solve, the three forms' agreement, finite differences, and
+/// flash-linear-attention's naive implementations as an outside reference (scripts/make_linear_attention_fixtures.py).
+final class LinearAttentionTests: XCTestCase {
+    func testUnitLowerTriangularSolveSolvesAndHasExactGradients() {
+        let m = randomTensor([3, 5, 5], seed: 1), b = randomTensor([3, 5, 2], seed: 2)
+        let x = Tape.withoutRecording { unitLowerTriangularSolve(m, b) }
+        // (I + strictLower(M)) X reproduces B.
+        for i in 0..<3 {
+            for t in 0..<5 {
+                for j in 0..<2 {
+                    var acc = x.data[i * 10 + t * 2 + j]
+                    for s in 0..<t { acc += m.data[i * 25 + t * 5 + s] * x.data[i * 10 + s * 2 + j] }
+                    XCTAssertEqual(acc, b.data[i * 10 + t * 2 + j], accuracy: 1e-12)
+                }
+            }
+        }
+        gradCheck([m, b]) { unitLowerTriangularSolve($0[0], $0[1]) }
+    }
+
+    /// One configuration of the family, on inputs in [N, T, d] layout.
+    struct Kind {
+        let name: String
+        let decay: Bool, delta: Bool, normalize: Bool
+    }
+    let kinds = [
+        Kind(name: "sum", decay: false, delta: false, normalize: false),
+        Kind(name: "sum, normalised", decay: false, delta: false, normalize: true),
+        Kind(name: "decayed (per-token decay)", decay: true, delta: false, normalize: false),
+        Kind(name: "decayed, normalised", decay: true, delta: false, normalize: true),
+        Kind(name: "delta rule", decay: false, delta: true, normalize: false),
+        Kind(name: "gated delta rule", decay: true, delta: true, normalize: false),
+    ]
+
+    /// Runs a kind: raw inputs [q, k, v, gRaw, betaRaw, S0, z0] -> [o, S(, z)] flattened into one tensor for the
+    /// gradient checks. Keys and queries are made positive for the normalised kinds (as a feature map would).
+    func run(_ kind: Kind, _ x: [Tensor<Double>], withState: Bool, form: LinearForm) -> (o: Tensor<Double>, s: LinearState<Double>) {
+        var q = x[0], k = x[1]
+        if kind.normalize { q = exp(q); k = exp(k) }
+        if kind.delta { k = l2Normalize(k) }
+        let g = kind.decay ? log(sigmoid(x[3] + 2.0)) : nil
+        let beta = kind.delta ? sigmoid(x[4]) : nil
+        let state = withState ? LinearState(s: x[5], z: kind.normalize ? exp(x[6]) : nil) : nil
+        let r = linearAttention(q: q, k: k, v: x[2], logDecay: g, beta: beta, normalize: kind.normalize, state: state, form: form)
+        return (r.output, r.state)
+    }
+
+    func inputs(n: Int, t: Int, dk: Int, dv: Int, seed: UInt64) -> [Tensor<Double>] {
+        [randomTensor([n, t, dk], seed: seed), randomTensor([n, t, dk], seed: seed + 1), randomTensor([n, t, dv], seed: seed + 2),
+         randomTensor([n, t, 1], seed: seed + 3), randomTensor([n, t, 1], seed: seed + 4), randomTensor([n, dk, dv], seed: seed + 5),
+         randomTensor([n, dk, 1], seed: seed + 6)]
+    }
+
+    func flat(_ r: (o: Tensor<Double>, s: LinearState<Double>)) -> Tensor<Double> {
+        var parts = [reshape(r.o, [r.o.count]), reshape(r.s.s, [r.s.s.count])]
+        if let z = r.s.z { parts.append(reshape(z, [z.count])) }
+        return concat(parts, axis: 0)
+    }
+
+    /// Parallel, chunked (lengths below, equal to and not divisible by the chunk) and recurrent forms agree in
+    /// output, final state and every gradient, with and without an initial state.
+    func testThreeFormsAgreeInOutputsStatesAndGradients() {
+        let chunk = 4
+        for kind in kinds {
+            for t in [3, 4, 8, 11] {
+                for withState in [false, true] {
+                    let x = inputs(n: 3, t: t, dk: 4, dv: 3, seed: UInt64(10 * t))
+                    var results: [(String, [Double], [[Double]])] = []
+                    for (formName, form) in [("parallel", LinearForm.parallel), ("chunked", .chunked(chunk)), ("recurrent", .recurrent)] {
+                        for input in x { input.zeroGrad() }
+                        let w = randomTensor([flat(Tape.withoutRecording { run(kind, x, withState: withState, form: form) }).count], seed: 5,
+                                             requiresGrad: false)
+                        let tape = Tape()
+                        let out = tape.recording { flat(run(kind, x, withState: withState, form: form)) }
+                        let loss = tape.recording { sumAll(out * w) }
+                        tape.backward(from: loss)
+                        results.append((formName, out.values, x.map(\.gradValues)))
+                    }
+                    for r in results.dropFirst() {
+                        let label = "\(kind.name), T = \(t), state \(withState): \(r.0) vs parallel"
+                        XCTAssertLessThan(maxRelativeError(r.1, results[0].1), 1e-10, label)
+                        for (i, (a, b)) in zip(r.2, results[0].2).enumerated() { XCTAssertLessThan(maxRelativeError(a, b), 1e-9, "\(label), input \(i)") }
+                    }
+                }
+            }
+        }
+    }
+
+    func testChunkedFormGradientsByFiniteDifferences() {
+        for kind in kinds {
+            let x = inputs(n: 2, t: 6, dk: 3, dv: 2, seed: 77)
+            gradCheck(x, tolerance: 1e-6) { flat(run(kind, $0, withState: true, form: .chunked(4))) }
+        }
+    }
+
+    func testFeatureMapsAndNormalisationGradients() {
+        let x = randomTensor([2, 3, 4], seed: 3)
+        for map in [FeatureMap.identity, .elu1, .dpfp(nu: 1), .dpfp(nu: 2), .dpfp(nu: 3)] {
+            XCTAssertEqual(Tape.withoutRecording { map.apply(x) }.shape, [2, 3, map.outputSize(4)])
+            gradCheck([x]) { map.apply($0[0]) }
+        }
+        gradCheck([x]) { l2Normalize($0[0]) }
+    }
+
+    // MARK: flash-linear-attention's naive forms
+
+    var fixture: HDF5File!
+
+    override func setUpWithError() throws {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/linear_attention", withExtension: "h5"))
+        fixture = try HDF5File.open(url.path)
+    }
+
+    /// A fixture array as a Double tensor of `shape` (the same row-major values: [B, H, T, D] is [N, T, D]).
+    func array(_ group: String, _ name: String, _ shape: [Int], grad: Bool = true) throws -> Tensor<Double> {
+        Tensor(shape: shape, values: try fixture.read("\(group)/\(name)").doubles, requiresGrad: grad)
+    }
+
+    /// Runs one fixture case through our kernel (all three forms) and compares output, final state and the
+    /// gradients of L = sum(o * wo) + sum(S * wS) with respect to the raw inputs.
+    func checkFixture(_ group: String, scale: Double = 1, normalize: Bool = false, eps: Double = 1e-10,
+                      inputs extra: [String] = [], prepare: ([String: Tensor<Double>]) -> (q: Tensor<Double>, k: Tensor<Double>,
+                                                                                           g: Tensor<Double>?, beta: Tensor<Double>?)) throws {
+        let b = 2, h = 2, t = 7, dk = 4, dv = 3, n = b * h
+        let hasS0 = fixture.kind(of: "\(group)/S0") == .dataset
+        for form in [LinearForm.parallel, .chunked(3), .recurrent] {
+            var x: [String: Tensor<Double>] = [
+                "q": try array(group, "q", [n, t, dk]), "k": try array(group, "k", [n, t, dk]), "v": try array(group, "v", [n, t, dv]),
+            ]
+            for name in extra {
+                let shape: [Int] = name == "a" ? [h] : [n, t, 1]
+                x[name] = try array(group, name, shape)
+            }
+            if hasS0 { x["S0"] = try array(group, "S0", [n, dk, dv]) }
+            let wo = try array(group, "wo", [n, t, dv], grad: false), ws = try array(group, "wS", [n, dk, dv], grad: false)
+            let tape = Tape()
+            let (o, state) = tape.recording { () -> (Tensor<Double>, LinearState<Double>) in
+                let p = prepare(x)
+                let r = linearAttention(q: p.q * scale, k: p.k, v: x["v"]!, logDecay: p.g, beta: p.beta, normalize: normalize, eps: eps,
+                                        state: x["S0"].map { LinearState(s: $0, z: nil) }, form: form)
+                return (r.output, r.state)
+            }
+            let loss = tape.recording { sumAll(o * wo) + sumAll(state.s * ws) }
+            tape.backward(from: loss)
+            let label = "\(group), \(form)"
+            XCTAssertLessThan(maxRelativeError(o.values, try fixture.read("\(group)/o").doubles), 1e-10, label)
+            XCTAssertLessThan(maxRelativeError(state.s.values, try fixture.read("\(group)/S").doubles), 1e-10, label)
+            var grads = ["q": "dq", "k": "dk", "v": "dv", "S0": "dS0"]
+            for name in extra { grads[name] = "d" + name }
+            for (input, gradName) in grads {
+                guard let tensor = x[input] else { continue }
+                XCTAssertLessThan(maxRelativeError(tensor.gradValues, try fixture.read("\(group)/\(gradName)").doubles), 1e-9, "\(label): \(gradName)")
+            }
+        }
+    }
+
+    func testLinearMatchesFlashLinearAttention() throws {
+        try checkFixture("linear") { ($0["q"]!, $0["k"]!, nil, nil) }
+        try checkFixture("linear_s0") { ($0["q"]!, $0["k"]!, nil, nil) }
+        try checkFixture("linear_normalized", normalize: true) { ($0["q"]!, $0["k"]!, nil, nil) }
+        try checkFixture("elu1", normalize: true) { (FeatureMap.elu1.apply($0["q"]!), FeatureMap.elu1.apply($0["k"]!), nil, nil) }
+    }
+
+    func testDecayedFastWeightsMatchFlashLinearAttention() throws {
+        let n = 4, t = 7
+        try checkFixture("decayed_fixed") { x in
+            (x["q"]!, x["k"]! * 0.5, Tensor(shape: [n, t, 1], values: [Double](repeating: Foundation.log(0.9), count: n * t)), nil)
+        }
+        // lambda_h = sigmoid(a_h), learned per head: the per-token log decay is logsigmoid(a_h) for head h.
+        try checkFixture("decayed_learned", inputs: ["a"]) { x in
+            let perHead = reshape(log(sigmoid(x["a"]!)), [1, 2, 1, 1])  // [1, H, 1, 1]
+            let g = reshape(perHead + Tensor<Double>(shape: [2, 2, t, 1]), [n, t, 1])
+            return (x["q"]!, x["k"]!, g, nil)
+        }
+    }
+
+    func testDeltaRulesMatchFlashLinearAttention() throws {
+        let tiny = 1e-30  // F.normalize divides by max(|x|, 1e-12): no epsilon at these sizes
+        for group in ["delta", "delta_s0"] {
+            try checkFixture(group, scale: 0.5, inputs: ["beta"]) { x in
+                (l2Normalize(x["q"]!, eps: tiny), l2Normalize(x["k"]!, eps: tiny), nil, sigmoid(x["beta"]!))
+            }
+        }
+        try checkFixture("gated_delta", scale: 0.5, inputs: ["beta", "g"]) { x in
+            (l2Normalize(x["q"]!, eps: tiny), l2Normalize(x["k"]!, eps: tiny), log(sigmoid(x["g"]!)), sigmoid(x["beta"]!))
+        }
+    }
+
+    func testDPFPMatchesFlashLinearAttention() throws {
+        for nu in 1...3 {
+            let x = try array("dpfp\(nu)", "x", [2, 2, 7, 4])
+            let w = try array("dpfp\(nu)", "w", [2, 2, 7, 8 * nu], grad: false)
+            let tape = Tape()
+            let phi = tape.recording { FeatureMap.dpfp(nu: nu).apply(x) }
+            XCTAssertLessThan(maxRelativeError(phi.values, try fixture.read("dpfp\(nu)/phi").doubles), 1e-12, "nu \(nu)")
+            tape.backward(from: tape.recording { sumAll(phi * w) })
+            XCTAssertLessThan(maxRelativeError(x.gradValues, try fixture.read("dpfp\(nu)/dx").doubles), 1e-12, "nu \(nu)")
+        }
+    }
+}
