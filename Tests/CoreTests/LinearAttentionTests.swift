@@ -203,3 +203,74 @@ final class LinearAttentionTests: XCTestCase {
         }
     }
 }
+
+/// Whole models with every attention kind: generation position by position (KV cache or recurrent state)
+/// equals the full forward, and the gates and per-head parameters get exact gradients.
+final class AttentionKindModelTests: XCTestCase {
+    func kinds() -> [AttentionKind] {
+        AttentionKind.catalogue.map { AttentionKind.named($0.name, block: 3)! }
+            + [.decayedFastWeights(lambda: 0.9, eta: 0.5), AttentionKind.named("delta", keyDim: 6)!, AttentionKind.named("gated-delta", keyDim: 5)!]
+    }
+
+    func model(_ kind: AttentionKind) -> TransformerLM<Double> {
+        var attention = kind
+        if case .linear(let name, var spec) = kind { spec.chunk = 4; attention = .linear(name: name, spec: spec) }
+        return TransformerLM<Double>(TransformerConfig(vocab: 11, layers: 2, dModel: 8, heads: 2, dFF: 16, context: 10, positionsEveryLayer: true,
+                                                       attention: attention), seed: 3)
+    }
+
+    func testDecodingPositionByPositionEqualsTheFullForwardForEveryKind() {
+        var rng = Philox(seed: 9)
+        let b = 2, t = 10
+        let ids = (0..<(b * t)).map { _ in Int32(rng.below(11)) }
+        for kind in kinds() {
+            let m = model(kind)
+            var r = Philox(seed: 0)
+            let full = Tape.withoutRecording { m.forward(ids, batch: b, length: t, rng: &r).logits }.values  // [b * t, vocab], row b*t + i
+            // Pieces of 1, 3, 2 and 4 positions, the state carried between them.
+            var states = m.initialStates(batch: b)
+            var start = 0
+            for piece in [1, 3, 2, 4] {
+                let chunk = (0..<b).flatMap { s in ids[(s * t + start)..<(s * t + start + piece)] }
+                let logits = Tape.withoutRecording { m.step(chunk, batch: b, length: piece, start: start, states: &states) }.values
+                for s in 0..<b {
+                    for i in 0..<piece {
+                        let got = Array(logits[((s * piece + i) * 11)..<((s * piece + i + 1) * 11)])
+                        let want = Array(full[((s * t + start + i) * 11)..<((s * t + start + i + 1) * 11)])
+                        XCTAssertLessThan(maxRelativeError(got, want), 1e-10, "\(kind.name): sequence \(s), position \(start + i)")
+                    }
+                }
+                start += piece
+            }
+        }
+    }
+
+    func testEveryKindsModelGradientsByFiniteDifferences() {
+        var rng = Philox(seed: 4)
+        let ids = (0..<14).map { _ in Int32(rng.below(11)) }, targets = (0..<14).map { _ in Int32(rng.below(11)) }
+        for kind in kinds() where kind.name != "softmax" {
+            let m = model(kind)
+            // Every parameter tensor of the first block's attention (projection with its gates, head parameters).
+            let attn = m.blocks[0]
+            var checked = [attn.qkv.weight, attn.qkv.bias!]
+            if let p = attn.attentionParameters { checked.append(p) }
+            gradCheck(checked, tolerance: 1e-5) { _ in
+                var r = Philox(seed: 0)
+                return crossEntropy(m.forward(ids, batch: 2, length: 7, rng: &r).logits, targets: targets)
+            }
+        }
+    }
+
+    func testNamedKindsAndTheirProjections() {
+        XCTAssertNil(AttentionKind.named("nope"))
+        XCTAssertNil(AttentionKind.named("softmax", keyDim: 8), "softmax has no separate key size")
+        XCTAssertEqual(AttentionKind.named("delta", keyDim: 32)?.name, "delta-k32")
+        let d = 16, h = 2
+        XCTAssertEqual(AttentionKind.named("softmax")!.kernel.projectionWidth(dModel: d, heads: h), 3 * d)
+        XCTAssertEqual(AttentionKind.named("gated-delta")!.kernel.projectionWidth(dModel: d, heads: h), 3 * d + 2 * h)
+        XCTAssertEqual(AttentionKind.named("delta", keyDim: 12)!.kernel.projectionWidth(dModel: d, heads: h), 2 * h * 12 + d + h)
+        XCTAssertEqual(TransformerLM<Float>(TransformerConfig(vocab: 5, layers: 1, dModel: d, heads: h, dFF: 8, context: 4,
+                                                              attention: AttentionKind.named("decayed-learned")!), seed: 1)
+            .blocks[0].attentionParameters?.values, [Float](repeating: Float(Foundation.log(0.95 / 0.05)), count: h))
+    }
+}

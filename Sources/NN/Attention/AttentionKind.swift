@@ -10,13 +10,30 @@ public enum AttentionKind: Codable, Equatable, Sendable {
     /// Decayed fast weights (Ba et al. 2016 as linear attention): per head S = lambda S + eta k v^T, read S^T q;
     /// no feature map, no normaliser (`DecayedFastWeightAttention`).
     case decayedFastWeights(lambda: Double, eta: Double)
+    /// A kind of the linear-attention family (`LinearAttentionSpec.named` lists them), with its name.
+    case linear(name: String, spec: LinearAttentionSpec)
 
     /// The kernel that computes this kind.
     public var kernel: any AttentionKernel {
         switch self {
         case .softmax(let block): return SoftmaxAttention(blockSize: block)
         case .decayedFastWeights(let lambda, let eta): return DecayedFastWeightAttention(lambda: lambda, eta: eta)
+        case .linear(let name, let spec): return LinearAttentionKernel(spec, name: name)
         }
+    }
+
+    /// Every kind `--attention` takes: softmax and the named linear kinds, with a one-line description each.
+    public static var catalogue: [(name: String, about: String)] {
+        [("softmax", "scaled dot-product softmax attention (the baseline; KV cache when generating)")]
+            + LinearAttentionSpec.named.map { ($0.name, $0.about) }
+    }
+
+    /// The kind called `name` (see `catalogue`); `keyDim` widens a linear kind's per-head keys.
+    public static func named(_ name: String, keyDim: Int? = nil, block: Int = 64) -> AttentionKind? {
+        if name == "softmax" { return keyDim == nil ? .softmax(block: block) : nil }
+        guard var spec = LinearAttentionSpec.named.first(where: { $0.name == name })?.spec else { return nil }
+        spec.keyDim = keyDim
+        return .linear(name: keyDim.map { "\(name)-k\($0)" } ?? name, spec: spec)
     }
 
     /// A short name for tables and file names.
@@ -28,6 +45,7 @@ public enum AttentionKind: Codable, Equatable, Sendable {
         case .softmax(let block): return block > 0 ? [] : ["the softmax attention block must be positive"]
         case .decayedFastWeights(let lambda, let eta):
             return (lambda >= 0 && lambda <= 1 ? [] : ["lambda must be in [0, 1]"]) + (eta.isFinite ? [] : ["eta must be finite"])
+        case .linear(_, let spec): return spec.problems
         }
     }
 }

@@ -16,8 +16,23 @@ public struct DecayedFastWeightAttention: AttentionKernel {
     }
     public var name: String { "decayed-fast-weights" }
 
-    public func attend<T: Real>(_ qkv: Tensor<T>, heads: Int) -> Tensor<T> {
+    public func initialState<T: Real>(batch: Int, heads: Int, dModel: Int) -> AttentionState<T> {
+        .linear(LinearState.zeros(count: batch * heads, keyDim: dModel / heads, valueDim: dModel / heads, normalized: false))
+    }
+
+    public func attend<T: Real>(_ qkv: Tensor<T>, heads: Int, headParameters: Tensor<T>?, state: inout AttentionState<T>?) -> Tensor<T> {
         precondition(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0, "attention: qkv \(qkv.shape) is not [B, T, 3 x heads x D]")
+        if let current = state {  // fed in pieces: the state form S = lambda S + eta k v^T (the family's recurrence)
+            let c = qkv.shape[2] / 3, n = qkv.shape[0] * heads, t = qkv.shape[1]
+            let q = splitHeads(qkv, 0..<c, heads: heads), k = splitHeads(qkv, c..<(2 * c), heads: heads)
+            let v = splitHeads(qkv, (2 * c)..<(3 * c), heads: heads)
+            var s0: LinearState<T>?
+            if case .linear(let ls) = current { s0 = ls }
+            let g = Tensor<T>(shape: [n, t, 1], values: [T](repeating: T(Foundation.log(lambda)), count: n * t))
+            let r = linearAttention(q: q, k: k * T(eta), v: v, logDecay: g, state: s0, form: .recurrent)
+            state = .linear(r.state)
+            return mergeHeads(r.output, batch: qkv.shape[0], heads: heads)
+        }
         let b = qkv.shape[0], t = qkv.shape[1], c = qkv.shape[2] / 3, d = c / heads
         func split(_ i: Int) -> Tensor<T> {  // [B, T, C] -> [B*H, T, D]
             reshape(permute(reshape(slice(qkv, axis: 2, (i * c)..<((i + 1) * c)), [b, t, heads, d]), [0, 2, 1, 3]), [b * heads, t, d])

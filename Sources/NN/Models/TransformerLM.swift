@@ -48,24 +48,46 @@ public struct TransformerBlock<T: Real> {
     public let ln1: LayerNorm<T>, qkv: Linear<T>, proj: Linear<T>, ln2: LayerNorm<T>, fc: Linear<T>, fcProj: Linear<T>
     public let heads: Int
     public let attention: any AttentionKernel
+    /// The attention's own per-head parameters (e.g. a learned decay), [heads x n], if it has any.
+    public let attentionParameters: Tensor<T>?
 
     public init(_ store: ParameterStore<T>, _ name: String, _ config: TransformerConfig, rng: inout Philox) {
         let d = config.dModel
         // GPT-2's initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2 x layers).
         let std = 0.02, residualStd = 0.02 / (2 * Double(config.layers)).squareRoot()
         ln1 = LayerNorm(store, "\(name).ln1", d, rng: &rng)
-        qkv = Linear(store, "\(name).attn.qkv", d, 3 * d, weightInit: .normal(std: std), rng: &rng)
+        let kernel = config.attention.kernel
+        qkv = Linear(store, "\(name).attn.qkv", d, kernel.projectionWidth(dModel: d, heads: config.heads), weightInit: .normal(std: std),
+                     rng: &rng)
         proj = Linear(store, "\(name).attn.proj", d, d, weightInit: .normal(std: residualStd), rng: &rng)
         ln2 = LayerNorm(store, "\(name).ln2", d, rng: &rng)
         fc = Linear(store, "\(name).mlp.fc", d, config.dFF, weightInit: .normal(std: std), rng: &rng)
         fcProj = Linear(store, "\(name).mlp.proj", config.dFF, d, weightInit: .normal(std: residualStd), rng: &rng)
         heads = config.heads
-        attention = config.attention.kernel
+        attention = kernel
+        if let linear = kernel as? LinearAttentionKernel {
+            if let bias = linear.initialGateBias, let b = qkv.bias {  // the decay gates are the projection's last columns
+                let w = b.count
+                for i in (w - config.heads)..<w { b.data[i] = T(bias) }
+            }
+            attentionParameters = linear.headParameters > 0
+                ? store.make("\(name).attn.head_params", [config.heads * linear.headParameters],
+                             .constant(linear.initialHeadParameter), rng: &rng, decay: false)
+                : nil
+        } else {
+            attentionParameters = nil
+        }
     }
 
     /// x: [B, T, C] -> [B, T, C].
     public func callAsFunction(_ x: Tensor<T>, dropout p: Double, rng: inout Philox) -> Tensor<T> {
-        let a = attention.attend(qkv(ln1(x)), heads: heads)
+        var none: AttentionState<T>? = nil
+        return callAsFunction(x, dropout: p, rng: &rng, state: &none)
+    }
+
+    /// With a `state` (a KV cache or a linear state), x's positions follow the ones the state has seen.
+    public func callAsFunction(_ x: Tensor<T>, dropout p: Double, rng: inout Philox, state: inout AttentionState<T>?) -> Tensor<T> {
+        let a = attention.attend(qkv(ln1(x)), heads: heads, headParameters: attentionParameters, state: &state)
         var h = x + maybeDropout(proj(a), p, &rng)
         h = h + maybeDropout(fcProj(gelu(fc(ln2(h)))), p, &rng)
         return h
@@ -127,5 +149,28 @@ public final class TransformerLM<T: Real> {
         }
         let final = lnF(reshape(x, [batch * length, config.dModel]))
         return (head(final), hidden, final)
+    }
+
+    /// Every layer's state before a sequence's first position (KV caches or zero linear states), for `step`.
+    public func initialStates(batch: Int) -> [AttentionState<T>?] {
+        blocks.map { $0.attention.initialState(batch: batch, heads: config.heads, dModel: config.dModel) }
+    }
+
+    /// Feeds `length` further positions of `batch` sequences (positions start ..< start + length) through the
+    /// model with every layer's state advanced past them: token-by-token generation with a KV cache (softmax) or
+    /// the recurrent state (linear kinds). Returns the logits [batch * length, vocab]. No dropout.
+    public func step(_ ids: [Int32], batch: Int, length: Int, start: Int, states: inout [AttentionState<T>?]) -> Tensor<T> {
+        precondition(ids.count == batch * length && start + length <= config.context && states.count == blocks.count,
+                     "step: \(ids.count) ids for \(batch) x \(length) at position \(start) (context \(config.context))")
+        let positionIDs = (start..<(start + length)).map { Int32($0) }
+        var x = reshape(tokens(ids), [batch, length, config.dModel])
+        var rng = Philox(seed: 0, purpose: .evaluation)
+        for (l, block) in blocks.enumerated() {
+            if l == 0 || config.positionsEveryLayer {
+                x = x + positions[config.positionsEveryLayer ? l : 0](positionIDs)
+            }
+            x = block(x, dropout: 0, rng: &rng, state: &states[l])
+        }
+        return head(lnF(reshape(x, [batch * length, config.dModel])))
     }
 }
