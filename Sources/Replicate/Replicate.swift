@@ -20,7 +20,7 @@ struct Replicate: ParsableCommand {
             redraws figures from those files alone.
             """,
         version: VersionInfo.text,
-        subcommands: papers.map { $0.command } + [DataCommand.self, Inspect.self, Figures.self, Bench.self]
+        subcommands: papers.map { $0.command } + [Sample.self, DataCommand.self, Inspect.self, Figures.self, Bench.self]
     )
 
     /// Runs the command line; any failure is one line on stderr and a non-zero exit.

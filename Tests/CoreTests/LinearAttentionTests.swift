@@ -1,3 +1,4 @@
+import CharLM
 import Engine
 import Foundation
 import NN
@@ -272,5 +273,29 @@ final class AttentionKindModelTests: XCTestCase {
         XCTAssertEqual(TransformerLM<Float>(TransformerConfig(vocab: 5, layers: 1, dModel: d, heads: h, dFF: 8, context: 4,
                                                               attention: AttentionKind.named("decayed-learned")!), seed: 1)
             .blocks[0].attentionParameters?.values, [Float](repeating: Float(Foundation.log(0.95 / 0.05)), count: h))
+    }
+}
+
+final class GenerationTests: XCTestCase {
+    /// Greedy generation with the carried state picks, at every position, the argmax of a full forward pass over
+    /// the whole text so far (softmax with its KV cache and a linear kind with its state), also past the context.
+    func testGreedyGenerationEqualsFullForwardArgmax() {
+        for kind in [AttentionKind.softmax(block: 4), AttentionKind.named("gated-delta")!, AttentionKind.named("elu")!] {
+            let m = TransformerLM<Float>(TransformerConfig(vocab: 7, layers: 2, dModel: 8, heads: 2, dFF: 16, context: 8, attention: kind), seed: 5)
+            let prompt: [Int32] = [1, 2, 3]
+            let out = generate(m, prompt: prompt, length: 12, temperature: 0)
+            // The generator's window: the symbols fed since the last restart, from position 0; at the context it
+            // restarts from the last half-context.
+            var text = prompt, window = Array(prompt.suffix(8))
+            for i in 0..<12 {
+                var r = Philox(seed: 0)
+                let logits = Tape.withoutRecording { m.forward(window, batch: 1, length: window.count, rng: &r).logits }.values
+                let last = Array(logits.suffix(7))
+                let next = Int32(last.indices.max { last[$0] < last[$1] || (last[$0] == last[$1] && $0 > $1) }!)
+                XCTAssertEqual(out[i], next, "\(kind.name), symbol \(i)")
+                text.append(next)
+                window = window.count >= 8 ? Array(text.suffix(4)) : window + [next]
+            }
+        }
     }
 }

@@ -45,6 +45,16 @@ final class AlRfouCLITests: XCTestCase {
                                            "--stride", "1", "--max-symbols", "300", "--data-file", corpus])
         XCTAssertEqual(rc, 0, err)
         XCTAssertTrue(out.contains("| test |") && out.contains("paper's protocol, 300 symbols"), out)
+        // Sampling from the checkpoint: the same seed gives the same text; symbols outside the alphabet are named.
+        let sample = ["sample", "--checkpoint", runDir + "/best.h5", "--prompt", "the cat ", "--length", "40", "--seed", "3", "--top-k", "5"]
+        let (rc1, text1, err1) = try runReplicate(sample)
+        XCTAssertEqual(rc1, 0, err1)
+        XCTAssertTrue(text1.hasPrefix("the cat ") && text1.count == "the cat ".count + 40 + 1, text1)
+        XCTAssertTrue(text1.dropLast().allSatisfy { $0 == " " || ("a"..."z").contains($0) }, text1)
+        XCTAssertEqual(try runReplicate(sample).1, text1)
+        (rc, out, err) = try runReplicate(["sample", "--checkpoint", runDir + "/best.h5", "--prompt", "The cat!"])
+        XCTAssertNotEqual(rc, 0)
+        XCTAssertTrue(err.hasPrefix("error: ") && err.contains("'!'") && err.contains("'T'") && err.filter { $0 == "\n" }.count == 1, err)
         let metrics = try HDF5File.open(runDir + "/metrics.h5")
         XCTAssertEqual(try metrics.read("results_test/stride").doubles, [1])
         XCTAssertEqual(try metrics.read("train/step").int64s, (1...40).map(Int64.init))

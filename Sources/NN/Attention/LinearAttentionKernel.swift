@@ -148,7 +148,8 @@ public struct LinearAttentionKernel: AttentionKernel {
         }
         var s0: LinearState<T>?
         if case .linear(let ls) = state { s0 = ls }
-        let form: LinearForm = state == nil ? .chunked(spec.chunk) : .recurrent
+        // The chunked form carries a state as well as the recurrent one; single positions (generation) go token-wise.
+        let form: LinearForm = t == 1 ? .recurrent : .chunked(spec.chunk)
         let r = linearAttention(q: q, k: k, v: v, logDecay: g, beta: beta, normalize: spec.normalize, state: s0, form: form)
         if state != nil { state = .linear(r.state) }
         return mergeHeads(r.output, batch: b, heads: heads)

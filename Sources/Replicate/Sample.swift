@@ -1,0 +1,43 @@
+import ArgumentParser
+import CharLM
+import Engine
+import Foundation
+import Runs
+
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text from any language-model checkpoint, with the KV cache (softmax) or the recurrent state (linear kinds).")
+
+    @Option(help: "A language-model checkpoint (checkpoint.h5 or best.h5 of an al-rfou2018 or linear-attention run).") var checkpoint: String
+    @Option(help: "The text to continue (in the model's alphabet).") var prompt: String
+    @Option(help: "Symbols to generate.") var length = 200
+    @Option(help: "Softmax temperature (0: always the most likely symbol).") var temperature = 1.0
+    @Option(help: "Draw only from the K most likely symbols.") var topK: Int?
+    @Option(help: "Random seed (the same seed gives the same text).") var seed: UInt64 = 1
+    @Option(help: "Threads.") var threads = 2
+
+    func validate() throws {
+        if length <= 0 { throw ValidationError("--length must be positive") }
+        if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temperature must be a non-negative number") }
+        if let k = topK, k <= 0 { throw ValidationError("--top-k must be positive") }
+        if prompt.isEmpty { throw ValidationError("--prompt must not be empty") }
+    }
+
+    func run() throws {
+        try BLAS.ensureLoaded()
+        Engine.setThreads(threads)
+        let (model, config, _) = try LMTask.loadModel(checkpoint: checkpoint)
+        let alphabet: Alphabet = config.model.vocab == Alphabet.text8.size ? .text8 : .bytes
+        let raw = Array(prompt.utf8)
+        if alphabet == .text8 {
+            let outside = Set(raw.filter { !($0 == 32 || (97...122).contains($0)) })
+            if !outside.isEmpty {
+                let shown = outside.sorted().map { b in (32..<127).contains(b) ? "'\(Character(Unicode.Scalar(b)))'" : "byte \(b)" }
+                throw ValidationError("the prompt has symbols outside the model's alphabet (text8: a-z and space): \(shown.joined(separator: ", "))")
+            }
+        }
+        let ids = try alphabet.encode(raw, source: "--prompt").map { Int32($0) }
+        let out = generate(model, prompt: ids, length: length, temperature: temperature, topK: topK, seed: seed)
+        print(prompt + alphabet.decode(out.map { UInt8($0) }))
+    }
+}
