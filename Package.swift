@@ -49,7 +49,10 @@ let package = Package(
             dependencies: ["NN", "Engine", "CHDF5", "BuildInfo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimised),
         // Character language modelling shared by the LM papers: corpora, the LM task, bits-per-character evaluation.
-        .target(name: "CharLM", dependencies: ["Runs", "NN", "Engine", "CZlib"], swiftSettings: optimised),
+        .target(
+            name: "CharLM",
+            dependencies: ["Runs", "NN", "Engine", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimised),
         // One target per paper.
         .target(
             name: "PaperAlRfou2018", dependencies: ["CharLM", "Runs", "NN", "Engine",
@@ -59,16 +62,20 @@ let package = Package(
             name: "PaperFastWeights2016", dependencies: ["Runs", "NN", "Engine",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Papers/FastWeights2016", swiftSettings: optimised),
+        .target(
+            name: "PaperLinearAttention", dependencies: ["PaperAlRfou2018", "CharLM", "Runs", "NN", "Engine",
+                                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Papers/LinearAttention", swiftSettings: optimised),
         .executableTarget(
             name: "Replicate",
-            dependencies: ["PaperAlRfou2018", "PaperFastWeights2016", "CharLM", "Runs", "NN", "Engine",
+            dependencies: ["PaperAlRfou2018", "PaperFastWeights2016", "PaperLinearAttention", "CharLM", "Runs", "NN", "Engine",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimised),
         .testTarget(
-            name: "CoreTests", dependencies: ["Engine", "NN", "Runs", "CharLM", "PaperAlRfou2018", "PaperFastWeights2016", "CRuntime"],
+            name: "CoreTests", dependencies: ["Engine", "NN", "Runs", "CharLM", "PaperAlRfou2018", "PaperFastWeights2016", "PaperLinearAttention", "CRuntime"],
             resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(
-            name: "ReplicateTests", dependencies: ["Engine", "NN", "Runs", "CharLM", "PaperAlRfou2018", "PaperFastWeights2016"],
+            name: "ReplicateTests", dependencies: ["Engine", "NN", "Runs", "CharLM", "PaperAlRfou2018", "PaperFastWeights2016", "PaperLinearAttention"],
             resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

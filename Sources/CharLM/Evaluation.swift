@@ -49,3 +49,26 @@ public func evaluateBPC(_ model: TransformerLM<Float>, ids: [UInt8], stride: Int
     }
     return (nats / Double(count) / Foundation.log(2.0), count)
 }
+
+/// Bits per character with the state carried across the whole of `ids` as one stream (unbounded context, for the
+/// attention kinds with a fixed-size state): `ids` is fed in consecutive windows of the model's context, each
+/// from position 0 (the learned positions stop at the context) with every layer's state carried over from the
+/// windows before, and every symbol but the first is scored once. Runs without a tape.
+public func evaluateBPCCarried(_ model: TransformerLM<Float>, ids: [UInt8], maxSymbols: Int? = nil) -> (bpc: Double, symbols: Int) {
+    let ctx = model.config.context
+    let n = min(ids.count, (maxSymbols ?? ids.count) + 1)
+    guard n >= 2 else { return (.nan, 0) }
+    var states = model.initialStates(batch: 1)
+    var nats = 0.0, count = 0, start = 0
+    Tape.withoutRecording {
+        while start < n - 1 {
+            let end = min(start + ctx, n - 1)
+            let x = ids[start..<end].map { Int32($0) }, y = ids[(start + 1)...end].map { Int32($0) }
+            let logits = model.step(x, batch: 1, length: x.count, start: 0, states: &states)
+            nats += Double(crossEntropy(logits, targets: y, reduction: .sum).scalar)
+            count += y.count
+            start = end
+        }
+    }
+    return (nats / Double(count) / Foundation.log(2.0), count)
+}

@@ -14,6 +14,9 @@ public final class LMTask: TrainingTask {
     public let corpus: CharCorpus
     public let model: TransformerLM<Float>
     public let experiment: String
+    /// Also score the selected model on the test split with the state carried across it (`evaluateBPCCarried`):
+    /// for attention kinds with a fixed-size state.
+    public let carriedTestEvaluation: Bool
 
     public var params: ParameterStore<Float> { model.params }
     public var label: String { "" }
@@ -23,7 +26,7 @@ public final class LMTask: TrainingTask {
     public var selectionMetric: String { "bpc" }
 
     /// `experiment` names the paper the runs belong to (the `experiment` attribute of their files).
-    public init(config: LMTrainingConfig, corpus: CharCorpus, experiment: String) throws {
+    public init(config: LMTrainingConfig, corpus: CharCorpus, experiment: String, carriedTestEvaluation: Bool = false) throws {
         if let problem = config.problems.first { throw TrainingError(problem) }
         guard config.model.vocab == corpus.alphabet.size else {
             throw TrainingError("model vocabulary \(config.model.vocab) does not match \(corpus.name)'s \(corpus.alphabet.size) symbols")
@@ -37,6 +40,7 @@ public final class LMTask: TrainingTask {
         self.config = config
         self.corpus = corpus
         self.experiment = experiment
+        self.carriedTestEvaluation = carriedTestEvaluation
         model = TransformerLM<Float>(config.model, seed: config.training.seed)
     }
 
@@ -93,8 +97,14 @@ public final class LMTask: TrainingTask {
     public func results() throws -> TaskResults {
         let v = evaluateBPC(model, ids: corpus.valid, stride: config.evalStride, maxSymbols: config.evalSymbols)
         let t = evaluateBPC(model, ids: corpus.test, stride: config.evalStride)
-        return TaskResults(values: ["valid_bpc": v.bpc, "valid_symbols": Double(v.symbols), "test_bpc": t.bpc,
-                                    "test_symbols": Double(t.symbols), "stride": Double(config.evalStride)])
+        var values = ["valid_bpc": v.bpc, "valid_symbols": Double(v.symbols), "test_bpc": t.bpc, "test_symbols": Double(t.symbols),
+                      "stride": Double(config.evalStride)]
+        if carriedTestEvaluation {
+            let c = evaluateBPCCarried(model, ids: corpus.test)
+            values["test_bpc_carried"] = c.bpc
+            values["test_symbols_carried"] = Double(c.symbols)
+        }
+        return TaskResults(values: values)
     }
 
     public func progress(batch: [String: Double], lastEval: [String: Double]?) -> String {

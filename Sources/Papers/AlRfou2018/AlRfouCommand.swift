@@ -13,25 +13,6 @@ struct AlRfouCommand: ParsableCommand {
         defaultSubcommand: AlRfouTrain.self)
 }
 
-struct DataOptions: ParsableArguments {
-    @Option(help: "Corpus: text8, enwik8 (from their zips or unpacked files), wiki-sample (cleaned, the default), wiki-sample-raw (XML bytes).")
-    var dataset = "wiki-sample"
-    @Option(help: "Train on any file instead (split 90/5/5); a .zip with one member or plain bytes.")
-    var dataFile: String?
-    @Option(help: "Alphabet of --data-file: text8 (a-z and space) or bytes.")
-    var alphabet = "bytes"
-    @Option(help: "Where corpora live (default $REPLICATE_DATA, else ~/.cache/replicate).")
-    var dataDir: String?
-
-    func load() throws -> CharCorpus {
-        if let file = dataFile {
-            guard let a = Alphabet(rawValue: alphabet) else { throw ValidationError("--alphabet must be text8 or bytes") }
-            return try CharCorpus.load(file: file, alphabet: a)
-        }
-        return try CharCorpus.load(dataset, dataDir: CharCorpus.dataDirectory(dataDir))
-    }
-}
-
 struct AlRfouTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train", abstract: "Train (the default): checkpoints, metrics and figures under runs/al-rfou2018/.")
@@ -110,6 +91,7 @@ struct AlRfouEval: ParsableCommand {
 
     func validate() throws {
         if stride <= 0 { throw ValidationError("--stride must be positive") }
+        if threads <= 0 { throw ValidationError("--threads must be positive") }
         if let m = maxSymbols, m <= 0 { throw ValidationError("--max-symbols must be positive") }
     }
 

@@ -136,7 +136,7 @@ public struct RetrievalSet: Equatable, Sendable {
     /// Writes the three splits as `train.tsv`, `validation.tsv`, `test.tsv` in `dir` (each written whole under a
     /// temporary name, then renamed).
     public static func export(_ splits: [String: RetrievalSet], to dir: String) throws -> [String] {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try RunFiles.makeDirectory(dir)
         var written: [String] = []
         for name in AssociativeRetrieval.splitNames {
             guard let set = splits[name] else { continue }

@@ -72,6 +72,7 @@ struct FastWeightsTrain: ParsableCommand {
 
     func modelKinds() throws -> [RetrievalModelKind] {
         guard let models else { return RetrievalModelKind.allCases }
+        guard !models.split(separator: ",").isEmpty else { throw ValidationError("--models names no model") }
         return try models.split(separator: ",").map { name in
             guard let k = RetrievalModelKind(rawValue: String(name)) else {
                 throw ValidationError("unknown model '\(name)' (\(RetrievalModelKind.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -82,6 +83,7 @@ struct FastWeightsTrain: ParsableCommand {
 
     func hiddenSizes() throws -> [Int] {
         guard let hidden else { return FastWeights2016.hiddenSizes }
+        guard !hidden.split(separator: ",").isEmpty else { throw ValidationError("--hidden names no size") }
         return try hidden.split(separator: ",").map { s in
             guard let r = Int(s), r > 0 else { throw ValidationError("--hidden: '\(s)' is not a positive integer") }
             return r
@@ -126,6 +128,7 @@ struct FastWeightsTrain: ParsableCommand {
         for (path, e) in zip(alsoEvaluate, extraFiles) where e.set.pairs != pairs {
             throw DataError("\(path): \(e.set.pairs) pairs per example, the training data has \(pairs)")
         }
+        try RunFiles.makeDirectory(runRoot)
         if !training.resume {  // refuse before training anything, so no good run is ever overwritten
             for c in grid {
                 let dir = (runRoot as NSString).appendingPathComponent(c.runName)

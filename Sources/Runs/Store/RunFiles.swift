@@ -46,7 +46,7 @@ public enum RunFiles {
     /// the flag that picks another directory. Returns whether a metrics file was already there.
     public static func prepare(runDir: String, resume: Bool, option: String = "--out") throws -> Bool {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        try makeDirectory(runDir)
         let hasMetrics = fm.fileExists(atPath: runDir + "/" + metrics)
         if resume {
             guard fm.fileExists(atPath: runDir + "/" + checkpoint) else { throw TrainingError("\(runDir): nothing to resume (no \(checkpoint))") }
@@ -54,6 +54,22 @@ public enum RunFiles {
             throw TrainingError("\(runDir) already holds a run; pass --resume to continue it or choose another \(option)")
         }
         return hasMetrics
+    }
+
+    /// Creates `path` and its parents; a path (or parent) that is a file, or cannot be made, is a one-line error.
+    public static func makeDirectory(_ path: String) throws {
+        var isDir: ObjCBool = false
+        var probe = (path as NSString).standardizingPath
+        while !probe.isEmpty && probe != "/" {
+            if FileManager.default.fileExists(atPath: probe, isDirectory: &isDir) {
+                guard isDir.boolValue else { throw StoreError("\(path): \(probe) is a file, not a directory") }
+                break
+            }
+            probe = (probe as NSString).deletingLastPathComponent
+        }
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw StoreError("\(path): cannot create the directory (\((error as NSError).localizedDescription))")
+        }
     }
 
     /// "The last good checkpoint is ... (step N)." or "No checkpoint was written.", for a run that stopped.

@@ -1,0 +1,140 @@
+import ArgumentParser
+import CharLM
+import Engine
+import Foundation
+import NN
+import Runs
+
+struct LinearAttentionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "linear-attention",
+        abstract: "Softmax against the linear-attention family in Al-Rfou et al.'s character LM, at matched parameters and tokens.",
+        discussion: "Attention kinds:\n" + AttentionKind.catalogue.map { "  \($0.name): \($0.about)" }.joined(separator: "\n"))
+
+    @OptionGroup var data: DataOptions
+    @Option(help: "smoke (seconds), cpu (minutes per kind; the default), paper (Zhai et al. 2021's enwik8 shape: far more compute than a CPU).")
+    var preset = "cpu"
+    @Option(help: "Comma-separated attention kinds (default: all; see the list above). softmax is always trained: it is the reference.")
+    var attention: String?
+    @Option(help: "Per-head key size of every linear kind (default: d_model / heads); wider keys are paid for with a narrower feed-forward layer.")
+    var keyDim: Int?
+    @Option(help: "Key-size sweep: also train every chosen linear kind at each of these per-head key sizes (runs <kind>-k<size>).")
+    var sweepKeyDims: String?
+    @OptionGroup var training: TrainingOptions
+    @Option(help: "Validation symbols scored at each periodic evaluation.") var evalSymbols: Int?
+    @Option(help: "Stride of the evaluations (1: every symbol from a full window).") var evalStride: Int?
+    @Option(parsing: .upToNextOption, help: "Contexts at which decode time per token is measured.") var decodeContexts: [Int] = [1024, 8192, 65536]
+
+    func kinds() throws -> [AttentionKind] {
+        let names = attention.map { $0.split(separator: ",").map(String.init) } ?? AttentionKind.catalogue.map(\.name)
+        guard !names.isEmpty else { throw ValidationError("--attention names no kind") }
+        var sweep: [Int] = []
+        if let sweepKeyDims {
+            sweep = try sweepKeyDims.split(separator: ",").map { s in
+                guard let k = Int(s), k > 0 else { throw ValidationError("--sweep-key-dims: '\(s)' is not a positive integer") }
+                return k
+            }
+            guard !sweep.isEmpty else { throw ValidationError("--sweep-key-dims names no size") }
+        }
+        var out: [AttentionKind] = [.softmax(block: 64)]
+        for n in names where n != "softmax" {
+            guard let k = AttentionKind.named(n, keyDim: keyDim) else {
+                throw ValidationError("unknown attention kind '\(n)' (\(AttentionKind.catalogue.map(\.name).joined(separator: ", ")))")
+            }
+            out.append(k)
+            for size in sweep where size != keyDim { out.append(AttentionKind.named(n, keyDim: size)!) }
+        }
+        return out
+    }
+
+    func validate() throws {
+        guard LinearAttentionExperiment.presetNames.contains(preset) else {
+            throw ValidationError("--preset must be one of \(LinearAttentionExperiment.presetNames.joined(separator: ", "))")
+        }
+        _ = try kinds()
+        if let k = keyDim, k <= 0 { throw ValidationError("--key-dim must be positive") }
+        for (name, v) in [("eval-symbols", evalSymbols), ("eval-stride", evalStride)] {
+            if let v, v <= 0 { throw ValidationError("--\(name) must be positive") }
+        }
+        if decodeContexts.contains(where: { $0 <= 0 }) { throw ValidationError("--decode-contexts must be positive") }
+    }
+
+    func run() throws {
+        let threads = try training.startEngine(defaultThreads: 2)
+        let corpus = try data.load()
+        guard var base = LinearAttentionExperiment.preset(preset, dataset: data.dataFile ?? data.dataset, vocab: corpus.alphabet.size) else {
+            throw ValidationError("no preset \(preset)")
+        }
+        training.apply(to: &base.training)
+        if let evalSymbols { base.evalSymbols = evalSymbols }
+        if let evalStride { base.evalStride = evalStride }
+        let root = training.out ?? "runs/linear-attention/\(corpus.name)-\(preset)"
+        let runs = try kinds().map { kind -> (name: String, config: LMTrainingConfig) in
+            let m = LinearAttentionExperiment.matched(base, attention: kind)
+            return (kind.name, m.config)
+        }
+        let fm = FileManager.default
+        if !training.resume {  // refuse before training anything, so no good run is ever overwritten
+            for r in runs where RunFiles.holdsRun(root + "/" + r.name) {
+                throw TrainingError("\(root)/\(r.name) already holds a run; pass --resume to continue or choose another --out")
+            }
+        }
+        let start = Date()
+        print("linear-attention: preset \(preset) on \(corpus.name) (\(corpus.train.count) / \(corpus.valid.count) / \(corpus.test.count) symbols), "
+              + "\(runs.count) kinds (\(runs.map(\.name).joined(separator: ", "))), \(base.training.steps) steps each; runs under \(root)")
+        for r in runs {
+            let dir = root + "/" + r.name
+            let continues = training.resume && fm.fileExists(atPath: dir + "/" + RunFiles.checkpoint)
+            if training.resume && !continues {
+                for f in [RunFiles.metrics, RunFiles.best] { try? fm.removeItem(atPath: dir + "/" + f) }
+            }
+            let task = try LMTask(config: r.config, corpus: corpus, experiment: LinearAttentionPaper.name,
+                                  carriedTestEvaluation: r.config.model.attention.hasFixedState)
+            let trainer = try Trainer(task: task, runDir: dir, resume: continues,
+                                      provenance: Provenance(configJSON: r.config.json, seed: Int64(r.config.training.seed), threads: threads))
+            trainer.stopAfterStep = training.stopAfter
+            trainer.progress = progressPrinter()
+            print("\(r.name): \(task.params.count) parameters (feed-forward width \(r.config.model.dFF))"
+                  + (continues ? ", resuming at step \(trainer.step)" : ""))
+            let summary = try trainer.run()
+            if summary.stoppedEarly {
+                print("\(r.name): stopped after step \(summary.steps) (resume with --resume)")
+                return
+            }
+            try recordDecodeTimes(r.config.model, metricsPath: trainer.metricsPath)
+            print(String(format: "%@: test bpc %.4f (selected step %d)", r.name, summary.results["test_bpc"] ?? .nan, summary.bestStep))
+        }
+        let report = try LinearAttentionReport.write(experimentDir: root, format: "png")
+        print(report.table)
+        for f in report.files { print("wrote: \(f)") }
+        print("wall time: \(formatDuration(Date().timeIntervalSince(start)))")
+    }
+
+    /// Measures decode time per token of one block at each context and records it under `decode/` (once).
+    func recordDecodeTimes(_ model: TransformerConfig, metricsPath: String) throws {
+        let log = try MetricsLog(path: metricsPath)
+        defer { try? log.close() }
+        guard log.file.kind(of: "decode/step") != .dataset else { return }
+        for ctx in decodeContexts.sorted() {
+            try log.record("decode", step: Int64(ctx), ["ms_per_token": DecodeBenchmark.millisecondsPerToken(model, context: ctx)])
+        }
+    }
+}
+
+extension AttentionKind {
+    /// Whether the state is a fixed-size matrix (the linear family), not a cache that grows with the context.
+    public var hasFixedState: Bool {
+        if case .softmax = self { return false }
+        return true
+    }
+
+    /// Bytes of one layer's attention state for one sequence at `context` positions, in Float32: the KV cache for
+    /// softmax, S (and z) per head otherwise.
+    public func stateBytes(dModel: Int, heads: Int, context: Int) -> Int {
+        switch self {
+        case .softmax: return 2 * context * dModel * 4
+        case .decayedFastWeights: return heads * (dModel / heads) * (dModel / heads) * 4
+        case .linear(let name, let spec): return heads * LinearAttentionKernel(spec, name: name).stateValues(dModel: dModel, heads: heads) * 4
+        }
+    }
+}
