@@ -2,6 +2,7 @@ import CharLM
 import Engine
 import Foundation
 import NN
+import PaperLinearAttention
 import Runs
 import XCTest
 
@@ -297,5 +298,43 @@ final class GenerationTests: XCTestCase {
                 window = window.count >= 8 ? Array(text.suffix(4)) : window + [next]
             }
         }
+    }
+}
+
+final class LinearAttentionExperimentTests: XCTestCase {
+    /// The parameter count the matcher uses is the model's, for every kind; matching lands within 2%.
+    func testParameterCountsAndMatching() {
+        let base = LinearAttentionExperiment.preset("cpu", dataset: "x", vocab: 27)!
+        let target = LinearAttentionExperiment.parameterCount(base.model)
+        XCTAssertEqual(target, TransformerLM<Float>(base.model, seed: 1).params.count)
+        for (name, _) in AttentionKind.catalogue {
+            for keyDim in [nil, 8, 96] as [Int?] {
+                guard let kind = AttentionKind.named(name, keyDim: keyDim) else { continue }
+                let m = LinearAttentionExperiment.matched(base, attention: kind)
+                XCTAssertEqual(m.parameters, TransformerLM<Float>(m.config.model, seed: 1).params.count, kind.name)
+                XCTAssertLessThan(abs(Double(m.parameters - target)) / Double(target), 0.02, kind.name)
+            }
+        }
+    }
+
+    /// The carried-state evaluation scores the stream position by position with the state carried across windows
+    /// and positions restarting at every window.
+    func testCarriedEvaluationEqualsAPositionByPositionLoop() {
+        let m = TransformerLM<Float>(TransformerConfig(vocab: 5, layers: 2, dModel: 8, heads: 2, dFF: 8, context: 6,
+                                                       attention: AttentionKind.named("gated-delta")!), seed: 2)
+        var rng = Philox(seed: 3)
+        let ids = (0..<20).map { _ in UInt8(rng.below(5)) }
+        let carried = evaluateBPCCarried(m, ids: ids)
+        XCTAssertEqual(carried.symbols, 19)
+        var states = m.initialStates(batch: 1)
+        var nats = 0.0
+        Tape.withoutRecording {
+            for i in 0..<19 {
+                let logits = m.step([Int32(ids[i])], batch: 1, length: 1, start: i % 6, states: &states).values.map(Double.init)
+                let top = logits.max()!
+                nats += top + Foundation.log(logits.map { Foundation.exp($0 - top) }.reduce(0, +)) - logits[Int(ids[i + 1])]
+            }
+        }
+        XCTAssertEqual(carried.bpc, nats / 19 / Foundation.log(2.0), accuracy: 1e-5)
     }
 }
