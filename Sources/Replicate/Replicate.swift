@@ -26,6 +26,7 @@ struct Replicate: ParsableCommand {
 
     /// Runs the command line; any failure is one line on stderr and a non-zero exit.
     static func main() {
+        setvbuf(stdout, nil, _IOLBF, 0)  // line by line into logs and pipes too, so a killed run's log is complete
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -36,6 +36,24 @@ public struct PaperReport {
     }
 }
 
+extension PaperReport {
+    /// The usual shape of a paper's report: `perRun` draws each run's own figures; then, per experiment directory
+    /// (the parent of the run directories), `perDirectory` writes its table and figures from those runs' files.
+    public static func collect(metricsPaths: [String], perRun: (String) throws -> [String],
+                               perDirectory: (_ dir: String, _ runs: [String]) throws -> (table: String, files: [String])) throws -> PaperReport {
+        var figures: [String] = []
+        for path in metricsPaths { figures += try perRun(path) }
+        var markdown = ""
+        let byDirectory = Dictionary(grouping: metricsPaths) { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
+        for (dir, runs) in byDirectory.sorted(by: { $0.key < $1.key }) {
+            let written = try perDirectory(dir, runs.sorted())
+            figures += written.files
+            if !written.table.isEmpty { markdown += written.table + "\n" }
+        }
+        return PaperReport(markdown: markdown, figures: figures)
+    }
+}
+
 /// A paper of the suite. Registering its type in the CLI's list adds its command, and `replicate figures`
 /// then redraws its runs; nothing outside the paper's own folder names it.
 public protocol Paper {

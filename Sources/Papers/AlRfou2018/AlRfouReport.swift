@@ -19,22 +19,16 @@ public enum AlRfou2018Paper: Paper {
     /// Per run: training loss and bits-per-character figures. Per experiment directory (the parent of the
     /// run directories): comparison figures when it holds several runs, and `results.md`.
     public static func report(metricsPaths: [String], root: String, format: String) throws -> PaperReport {
-        var figures: [String] = []
-        for path in metricsPaths { figures += try LMFigures.draw(metricsPath: path, format: format) }
-        let byDirectory = Dictionary(grouping: metricsPaths) { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
-        var markdown = ""
-        for (dir, runs) in byDirectory.sorted(by: { $0.key < $1.key }) {
-            figures += try LMFigures.drawComparison(metricsPaths: runs.sorted(), into: dir, format: format)
-            let rows = try LMFigures.resultRows(metricsPaths: runs.sorted())
-            guard !rows.isEmpty else { continue }
+        try .collect(metricsPaths: metricsPaths, perRun: { try LMFigures.draw(metricsPath: $0, format: format) }) { dir, runs in
+            let figures = try LMFigures.drawComparison(metricsPaths: runs, into: dir, format: format)
+            let rows = try LMFigures.resultRows(metricsPaths: runs)
+            guard !rows.isEmpty else { return ("", figures) }
             let table = AlRfouReport.paperTable + "\n| ours: run | step | split | bpc | evaluation |\n|---|---|---|---|---|\n"
                 + rows.joined(separator: "\n") + "\n"
             let path = (dir as NSString).appendingPathComponent("results.md")
             try Data(table.utf8).write(to: URL(fileURLWithPath: path))
-            figures.append(path)
-            markdown += table + "\n"
+            return (table, figures + [path])
         }
-        return PaperReport(markdown: markdown, figures: figures)
     }
 }
 

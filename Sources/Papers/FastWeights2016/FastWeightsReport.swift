@@ -145,15 +145,7 @@ public enum FastWeights2016Paper: Paper {
 
     /// Per run: the training loss. Per grid directory: Table 1 (`results.md`) and its figures.
     public static func report(metricsPaths: [String], root: String, format: String) throws -> PaperReport {
-        var figures: [String] = []
-        for path in metricsPaths { figures += try RunFigures.drawTrainLoss(metricsPath: path, format: format) }
-        var markdown = ""
-        let grids = Set(metricsPaths.map { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent })
-        for dir in grids.sorted() {
-            let written = try FastWeightsReport.write(runRoot: dir, format: format)
-            figures += written.files
-            markdown += written.table + "\n"
-        }
-        return PaperReport(markdown: markdown, figures: figures)
+        try .collect(metricsPaths: metricsPaths, perRun: { try RunFigures.drawTrainLoss(metricsPath: $0, format: format) },
+                     perDirectory: { dir, _ in try FastWeightsReport.write(runRoot: dir, format: format) })
     }
 }

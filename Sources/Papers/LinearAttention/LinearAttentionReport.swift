@@ -18,17 +18,10 @@ public enum LinearAttentionPaper: Paper {
     }
     public static var command: any ParsableCommand.Type { LinearAttentionCommand.self }
 
+    /// Per run: the LM figures. Per comparison directory: the table (`results.md`) and its figures.
     public static func report(metricsPaths: [String], root: String, format: String) throws -> PaperReport {
-        var figures: [String] = []
-        for path in metricsPaths { figures += try LMFigures.draw(metricsPath: path, format: format) }
-        var markdown = ""
-        let dirs = Set(metricsPaths.map { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent })
-        for dir in dirs.sorted() {
-            let written = try LinearAttentionReport.write(experimentDir: dir, format: format)
-            figures += written.files
-            markdown += written.table + "\n"
-        }
-        return PaperReport(markdown: markdown, figures: figures)
+        try .collect(metricsPaths: metricsPaths, perRun: { try LMFigures.draw(metricsPath: $0, format: format) },
+                     perDirectory: { dir, _ in try LinearAttentionReport.write(experimentDir: dir, format: format) })
     }
 }
 
