@@ -24,7 +24,8 @@ final class LinearAttentionCLITests: XCTestCase {
             let f = try HDF5File.open(out + "/\(kind)/metrics.h5")
             let p = try XCTUnwrap(try f.attribute("parameters")?.intValue)
             XCTAssertLessThan(abs(Double(p - softmaxParams)) / Double(softmaxParams), 0.02, kind)
-            XCTAssertEqual(try f.read("decode/step").int64s, [64, 512], kind)
+            XCTAssertEqual(try f.read("decode/context").doubles, [64, 512], kind)
+            XCTAssertEqual(try f.read("decode/step").int64s, [6, 6], "\(kind): decode rows sit at the last training step (kept by a resume)")
             XCTAssertEqual(f.kind(of: "results/test_bpc_carried") == .dataset, kind != "softmax", kind)
             XCTAssertEqual(try f.attribute("experiment"), .string("linear-attention"))
         }
@@ -44,6 +45,12 @@ final class LinearAttentionCLITests: XCTestCase {
         (rc, _, err) = try runReplicate(args)
         XCTAssertNotEqual(rc, 0)
         XCTAssertTrue(err.contains("already holds a run"), err)
+        // Resuming the finished comparison trains nothing and keeps every run's decode times (measured once).
+        let before = try HDF5File.open(out + "/delta/metrics.h5").read("decode/ms_per_token").doubles
+        (rc, _, err) = try runReplicate(args + ["--resume"])
+        XCTAssertEqual(rc, 0, err)
+        XCTAssertEqual(try HDF5File.open(out + "/delta/metrics.h5").read("decode/ms_per_token").doubles, before)
+        XCTAssertEqual(try HDF5File.open(out + "/delta/metrics.h5").read("train/step").int64s.count, 6)
         for (bad, why) in [(["--attention", "softmax,nope"], "unknown attention kind 'nope'"), (["--key-dim", "0"], "--key-dim"),
                            (["--sweep-key-dims", "8,x"], "not a positive integer"), (["--preset", "huge"], "--preset")] {
             let (rc, _, err) = try runReplicate(["linear-attention"] + bad)

@@ -101,7 +101,7 @@ struct LinearAttentionCommand: ParsableCommand {
                 print("\(r.name): stopped after step \(summary.steps) (resume with --resume)")
                 return
             }
-            try recordDecodeTimes(r.config.model, metricsPath: trainer.metricsPath)
+            try recordDecodeTimes(r.config.model, metricsPath: trainer.metricsPath, step: summary.steps)
             print(String(format: "%@: test bpc %.4f (selected step %d)", r.name, summary.results["test_bpc"] ?? .nan, summary.bestStep))
         }
         let report = try LinearAttentionReport.write(experimentDir: root, format: "png")
@@ -110,13 +110,15 @@ struct LinearAttentionCommand: ParsableCommand {
         print("wall time: \(formatDuration(Date().timeIntervalSince(start)))")
     }
 
-    /// Measures decode time per token of one block at each context and records it under `decode/` (once).
-    func recordDecodeTimes(_ model: TransformerConfig, metricsPath: String) throws {
+    /// Measures decode time per token of one block at each context and records it under `decode/` (rows at the
+    /// run's last training step, so that a resume keeps them; `context` and `ms_per_token`), once per run.
+    func recordDecodeTimes(_ model: TransformerConfig, metricsPath: String, step: Int) throws {
         let log = try MetricsLog(path: metricsPath)
         defer { try? log.close() }
-        guard log.file.kind(of: "decode/step") != .dataset else { return }
+        if log.file.kind(of: "decode/context") == .dataset, try log.file.info("decode/context").shape[0] > 0 { return }
         for ctx in decodeContexts.sorted() {
-            try log.record("decode", step: Int64(ctx), ["ms_per_token": DecodeBenchmark.millisecondsPerToken(model, context: ctx)])
+            try log.record("decode", step: Int64(step), ["context": Double(ctx),
+                                                         "ms_per_token": DecodeBenchmark.millisecondsPerToken(model, context: ctx)])
         }
     }
 }

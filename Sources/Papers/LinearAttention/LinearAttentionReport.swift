@@ -43,7 +43,7 @@ public enum LinearAttentionReport {
             guard try s.attribute("experiment")?.stringValue == LinearAttentionPaper.name,
                   let json = try s.attribute("config")?.stringValue, let config = try? LMTrainingConfig.fromJSON(json) else { return nil }
             let tps = try s.series("train/tokens_per_s").filter(\.isFinite).sorted()
-            let steps = try s.series("decode/step"), ms = try s.series("decode/ms_per_token")
+            let steps = try s.series("decode/context"), ms = try s.series("decode/ms_per_token")
             return Run(name: s.name, config: config, parameters: Int(try s.attribute("parameters")?.intValue ?? 0), series: s,
                        testBPC: try s.series("results/test_bpc").last, testCarried: try s.series("results/test_bpc_carried").last,
                        validBPC: try s.series("results/valid_bpc").last, tokensPerSecond: tps.isEmpty ? nil : tps[tps.count / 2],
