@@ -65,7 +65,9 @@ final class FastWeightsCLITests: XCTestCase {
             XCTAssertTrue(table.contains("| fast-weights-R8 |") && table.contains("test error %"), table)
             let report = try String(contentsOfFile: dir + "/runs/report.md", encoding: .utf8)
             XCTAssertTrue(report.contains("## Ba et al. 2016") && report.contains("| Fast weights, R = 20, test error | 1.81 % | recalled"), report)
-            XCTAssertTrue(report.contains("| fastweights/retrieval/linear-transformer-R8 |"), report)
+            // Each run records the grid's command (which reproduces it), also the runs trained in child processes.
+            let row = try XCTUnwrap(report.split(separator: "\n").first { $0.hasPrefix("| fastweights/retrieval/linear-transformer-R8 |") }, report)
+            XCTAssertTrue(row.contains("--also-evaluate") && row.contains("--jobs 2") && !row.contains("--resolved-config"), String(row))
         }
     }
 

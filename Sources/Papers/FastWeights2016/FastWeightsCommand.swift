@@ -167,6 +167,9 @@ struct FastWeightsTrain: ParsableCommand {
         if !failures.isEmpty { throw TrainingError("\(failures.count) of \(grid.count) runs failed; first: \(failures[0])") }
     }
 
+    /// The environment variable through which a grid hands its children its own command line (JSON).
+    static let gridCommandVariable = "REPLICATE_GRID_COMMAND"
+
     /// A short name for an extra evaluation file: its file name without extension, letters and digits only.
     static func setName(_ path: String) -> String {
         let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -184,8 +187,10 @@ struct FastWeightsTrain: ParsableCommand {
             for f in [RunFiles.metrics, RunFiles.best] { try? fm.removeItem(atPath: dir + "/" + f) }
         }
         let task = try RetrievalTask(config: config, splits: splits, extraSets: extra)
+        let command = ProcessInfo.processInfo.environment[Self.gridCommandVariable]
+            .flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? CommandLine.arguments
         let run = try Trainer(task: task, runDir: dir, resume: continues,
-                              provenance: Provenance(configJSON: config.json, seed: Int64(config.training.seed), threads: threads))
+                              provenance: Provenance(command: command, configJSON: config.json, seed: Int64(config.training.seed), threads: threads))
         run.stopAfterStep = training.stopAfter
         run.progress = progressPrinter()
         print("\(config.runName): \(config.model.kind.label), R = \(config.model.hidden), \(task.params.count) parameters, \(config.training.steps) steps"
@@ -212,6 +217,8 @@ struct FastWeightsTrain: ParsableCommand {
         for f in alsoEvaluate { base += ["--also-evaluate", f] }
         if training.resume { base.append("--resume") }
         if let stop = training.stopAfter { base += ["--stop-after", "\(stop)"] }
+        // The children record the grid's command line (what reproduces the run), not their own.
+        let gridCommand = String(decoding: (try? JSONEncoder().encode(CommandLine.arguments)) ?? Data("[]".utf8), as: UTF8.self)
         let lock = NSLock()
         var failures: [String] = []
         var next = 0
@@ -225,7 +232,7 @@ struct FastWeightsTrain: ParsableCommand {
                 let name = grid[i].runName
                 let args = base + ["--resolved-config", grid[i].json]
                 let result: Subprocess.Result
-                do { result = try Subprocess.run(exe, args) } catch {
+                do { result = try Subprocess.run(exe, args, environment: [Self.gridCommandVariable: gridCommand]) } catch {
                     lock.lock(); failures.append("\(name): \(error)"); lock.unlock()
                     continue
                 }

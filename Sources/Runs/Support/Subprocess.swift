@@ -14,10 +14,11 @@ public enum Subprocess {
 
     /// Runs `executable` with `arguments`, feeding `input` (if any) to its standard input from another thread
     /// so that neither side can block on a full pipe; returns its exit status, standard output and standard error.
-    public static func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> Result {
+    public static func run(_ executable: String, _ arguments: [String], input: Data? = nil, environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
