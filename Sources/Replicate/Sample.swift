@@ -27,14 +27,12 @@ struct Sample: ParsableCommand {
         try BLAS.ensureLoaded()
         Engine.setThreads(threads)
         let (model, config, _) = try LMTask.loadModel(checkpoint: checkpoint)
-        let alphabet: Alphabet = config.model.vocab == Alphabet.text8.size ? .text8 : .bytes
+        let alphabet = Alphabet(vocab: config.model.vocab)
         let raw = Array(prompt.utf8)
-        if alphabet == .text8 {
-            let outside = Set(raw.filter { !($0 == 32 || (97...122).contains($0)) })
-            if !outside.isEmpty {
-                let shown = outside.sorted().map { b in (32..<127).contains(b) ? "'\(Character(Unicode.Scalar(b)))'" : "byte \(b)" }
-                throw ValidationError("the prompt has symbols outside the model's alphabet (text8: a-z and space): \(shown.joined(separator: ", "))")
-            }
+        let outside = Set(raw.filter { !alphabet.contains($0) })
+        if !outside.isEmpty {
+            let shown = outside.sorted().map { b in (32..<127).contains(b) ? "'\(Character(Unicode.Scalar(b)))'" : "byte \(b)" }
+            throw ValidationError("the prompt has symbols outside the model's alphabet (text8: a-z and space): \(shown.joined(separator: ", "))")
         }
         let ids = try alphabet.encode(raw, source: "--prompt").map { Int32($0) }
         let out = generate(model, prompt: ids, length: length, temperature: temperature, topK: topK, seed: seed)

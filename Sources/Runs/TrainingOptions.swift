@@ -55,6 +55,17 @@ public struct TrainingOptions: ParsableArguments {
     }
 }
 
+/// A comma-separated list of positive integers given to `--<option>` (e.g. "20,50,100"); a one-line error names
+/// the option and the bad entry.
+public func positiveIntegers(_ list: String, option: String) throws -> [Int] {
+    let items = list.split(separator: ",")
+    guard !items.isEmpty else { throw ValidationError("--\(option) names no size") }
+    return try items.map { s in
+        guard let n = Int(s), n > 0 else { throw ValidationError("--\(option): '\(s)' is not a positive integer") }
+        return n
+    }
+}
+
 /// Prints a run's progress line on stderr: rewritten in place on a terminal, otherwise (logs, pipes) a new line
 /// at most every 30 seconds and at the end.
 public func progressPrinter() -> (String, Bool) -> Void {

@@ -12,15 +12,22 @@ public enum Alphabet: String, Codable, Sendable {
 
     public var size: Int { self == .text8 ? 27 : 256 }
 
+    /// The alphabet of a model with `vocab` symbols (text8's 27, otherwise bytes).
+    public init(vocab: Int) { self = vocab == Alphabet.text8.size ? .text8 : .bytes }
+
+    /// Whether the byte is one of this alphabet's symbols.
+    public func contains(_ byte: UInt8) -> Bool { self == .bytes || byte == 32 || (97...122).contains(byte) }
+
     public func encode(_ raw: [UInt8], source: String) throws -> [UInt8] {
         switch self {
         case .bytes: return raw
         case .text8:
             var out = [UInt8](repeating: 0, count: raw.count)
             for (i, b) in raw.enumerated() {
-                if b == 32 { out[i] = 0 } else if b >= 97 && b <= 122 { out[i] = b - 96 } else {
+                guard contains(b) else {
                     throw DataError("\(source): byte \(b) at offset \(i) is not in text8's alphabet (a-z and space)")
                 }
+                out[i] = b == 32 ? 0 : b - 96
             }
             return out
         }

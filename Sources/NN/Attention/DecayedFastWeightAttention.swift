@@ -22,10 +22,11 @@ public struct DecayedFastWeightAttention: AttentionKernel {
 
     public func attend<T: Real>(_ qkv: Tensor<T>, heads: Int, headParameters: Tensor<T>?, state: inout AttentionState<T>?) -> Tensor<T> {
         precondition(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0, "attention: qkv \(qkv.shape) is not [B, T, 3 x heads x D]")
+        let t = qkv.shape[1], c = qkv.shape[2] / 3
+        let q = splitHeads(qkv, 0..<c, heads: heads), k = splitHeads(qkv, c..<(2 * c), heads: heads)
+        let v = splitHeads(qkv, (2 * c)..<(3 * c), heads: heads)
         if let current = state {  // fed in pieces: the state form S = lambda S + eta k v^T (the family's recurrence)
-            let c = qkv.shape[2] / 3, n = qkv.shape[0] * heads, t = qkv.shape[1]
-            let q = splitHeads(qkv, 0..<c, heads: heads), k = splitHeads(qkv, c..<(2 * c), heads: heads)
-            let v = splitHeads(qkv, (2 * c)..<(3 * c), heads: heads)
+            let n = qkv.shape[0] * heads
             var s0: LinearState<T>?
             if case .linear(let ls) = current { s0 = ls }
             let g = Tensor<T>(shape: [n, t, 1], values: [T](repeating: T(Foundation.log(lambda)), count: n * t))
@@ -33,16 +34,10 @@ public struct DecayedFastWeightAttention: AttentionKernel {
             state = .linear(r.state)
             return mergeHeads(r.output, batch: qkv.shape[0], heads: heads)
         }
-        let b = qkv.shape[0], t = qkv.shape[1], c = qkv.shape[2] / 3, d = c / heads
-        func split(_ i: Int) -> Tensor<T> {  // [B, T, C] -> [B*H, T, D]
-            reshape(permute(reshape(slice(qkv, axis: 2, (i * c)..<((i + 1) * c)), [b, t, heads, d]), [0, 2, 1, 3]), [b * heads, t, d])
-        }
-        let q = split(0), k = split(1), v = split(2)
         var mask = [T](repeating: 0, count: t * t)
         for i in 0..<t { for j in 0...i { mask[i * t + j] = T(eta * pow(lambda, Double(i - j))) } }
         let scores = batchedMatmul(q, k, transB: true) * Tensor(shape: [1, t, t], values: mask)
-        let o = batchedMatmul(scores, v)  // [B*H, T, D]
-        return reshape(permute(reshape(o, [b, heads, t, d]), [0, 2, 1, 3]), [b, t, c])
+        return mergeHeads(batchedMatmul(scores, v), batch: qkv.shape[0], heads: heads)
     }
 }
 

@@ -86,6 +86,9 @@ public struct LinearAttentionKernel: AttentionKernel {
 
     func keyDim(dModel: Int, heads: Int) -> Int { spec.keyDim ?? dModel / heads }
 
+    /// Per-head key features after the feature map: the state's first dimension.
+    public func keyFeatures(dModel: Int, heads: Int) -> Int { spec.featureMap.outputSize(keyDim(dModel: dModel, heads: heads)) }
+
     public func projectionWidth(dModel: Int, heads: Int) -> Int {
         heads * (2 * keyDim(dModel: dModel, heads: heads)) + dModel + (spec.delta ? heads : 0) + (gated ? heads : 0)
     }
@@ -107,13 +110,13 @@ public struct LinearAttentionKernel: AttentionKernel {
 
     /// Per-head state size in values: S (d_k' x d_v) plus z (d_k') for normalised kinds.
     public func stateValues(dModel: Int, heads: Int) -> Int {
-        let dk = spec.featureMap.outputSize(keyDim(dModel: dModel, heads: heads)), dv = dModel / heads
+        let dk = keyFeatures(dModel: dModel, heads: heads), dv = dModel / heads
         return dk * dv + (spec.normalize ? dk : 0)
     }
 
     public func initialState<T: Real>(batch: Int, heads: Int, dModel: Int) -> AttentionState<T> {
-        .linear(LinearState.zeros(count: batch * heads, keyDim: spec.featureMap.outputSize(keyDim(dModel: dModel, heads: heads)),
-                                  valueDim: dModel / heads, normalized: spec.normalize))
+        .linear(LinearState.zeros(count: batch * heads, keyDim: keyFeatures(dModel: dModel, heads: heads), valueDim: dModel / heads,
+                                  normalized: spec.normalize))
     }
 
     public func attend<T: Real>(_ x: Tensor<T>, heads: Int, headParameters: Tensor<T>?, state: inout AttentionState<T>?) -> Tensor<T> {

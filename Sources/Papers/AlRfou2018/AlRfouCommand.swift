@@ -101,7 +101,7 @@ struct AlRfouEval: ParsableCommand {
         let (model, config, step) = try LMTask.loadModel(checkpoint: checkpoint)
         let corpus: CharCorpus
         if let dataFile {
-            corpus = try CharCorpus.load(file: dataFile, alphabet: config.model.vocab == 27 ? .text8 : .bytes)
+            corpus = try CharCorpus.load(file: dataFile, alphabet: Alphabet(vocab: config.model.vocab))
         } else {
             corpus = try CharCorpus.load(config.dataset, dataDir: CharCorpus.dataDirectory(dataDir))
         }

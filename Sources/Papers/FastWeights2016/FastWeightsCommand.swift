@@ -82,12 +82,7 @@ struct FastWeightsTrain: ParsableCommand {
     }
 
     func hiddenSizes() throws -> [Int] {
-        guard let hidden else { return FastWeights2016.hiddenSizes }
-        guard !hidden.split(separator: ",").isEmpty else { throw ValidationError("--hidden names no size") }
-        return try hidden.split(separator: ",").map { s in
-            guard let r = Int(s), r > 0 else { throw ValidationError("--hidden: '\(s)' is not a positive integer") }
-            return r
-        }
+        try hidden.map { try positiveIntegers($0, option: "hidden") } ?? FastWeights2016.hiddenSizes
     }
 
     /// The complete configuration of one (model, R) run: the preset, then the options given.
@@ -122,21 +117,15 @@ struct FastWeightsTrain: ParsableCommand {
         }
         let kinds = try modelKinds(), sizes = try hiddenSizes()
         // Load (or generate) the data once here, so bad input fails before any training starts.
-        let pairs = try data.map { try RetrievalSet.importSplits(from: $0)["train"]!.pairs } ?? gen.pairs
+        let imported = try data.map { try RetrievalSet.importSplits(from: $0) }
+        let pairs = imported?["train"]!.pairs ?? gen.pairs
         let grid = kinds.flatMap { k in sizes.map { config(kind: k, hidden: $0, pairs: pairs) } }
-        let splits = try Self.splits(for: grid[0])
+        let splits = try imported ?? Self.splits(for: grid[0])
         for (path, e) in zip(alsoEvaluate, extraFiles) where e.set.pairs != pairs {
             throw DataError("\(path): \(e.set.pairs) pairs per example, the training data has \(pairs)")
         }
         try RunFiles.makeDirectory(runRoot)
-        if !training.resume {  // refuse before training anything, so no good run is ever overwritten
-            for c in grid {
-                let dir = (runRoot as NSString).appendingPathComponent(c.runName)
-                if RunFiles.holdsRun(dir) {
-                    throw TrainingError("\(dir) already holds a run; pass --resume to continue the grid or choose another --out")
-                }
-            }
-        }
+        try RunFiles.checkSet(grid.map { (runRoot as NSString).appendingPathComponent($0.runName) }, resume: training.resume)
         let parallel = min(jobs ?? min(2, ProcessInfo.processInfo.activeProcessorCount), grid.count)
         let start = Date()
         let c0 = grid[0]
@@ -180,12 +169,7 @@ struct FastWeightsTrain: ParsableCommand {
     func trainOne(_ config: RetrievalTrainingConfig, splits: [String: RetrievalSet], extra: [(name: String, set: RetrievalSet)],
                   threads: Int) throws -> Bool {
         let dir = (runRoot as NSString).appendingPathComponent(config.runName)
-        // Resuming a grid: runs with a checkpoint continue; runs that never reached one start over.
-        let fm = FileManager.default
-        let continues = training.resume && fm.fileExists(atPath: dir + "/" + RunFiles.checkpoint)
-        if training.resume && !continues {
-            for f in [RunFiles.metrics, RunFiles.best] { try? fm.removeItem(atPath: dir + "/" + f) }
-        }
+        let continues = RunFiles.continuesInSet(dir, resume: training.resume)
         let task = try RetrievalTask(config: config, splits: splits, extraSets: extra)
         let command = ProcessInfo.processInfo.environment[Self.gridCommandVariable]
             .flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? CommandLine.arguments

@@ -28,14 +28,7 @@ struct LinearAttentionCommand: ParsableCommand {
     func kinds() throws -> [AttentionKind] {
         let names = attention.map { $0.split(separator: ",").map(String.init) } ?? AttentionKind.catalogue.map(\.name)
         guard !names.isEmpty else { throw ValidationError("--attention names no kind") }
-        var sweep: [Int] = []
-        if let sweepKeyDims {
-            sweep = try sweepKeyDims.split(separator: ",").map { s in
-                guard let k = Int(s), k > 0 else { throw ValidationError("--sweep-key-dims: '\(s)' is not a positive integer") }
-                return k
-            }
-            guard !sweep.isEmpty else { throw ValidationError("--sweep-key-dims names no size") }
-        }
+        let sweep = try sweepKeyDims.map { try positiveIntegers($0, option: "sweep-key-dims") } ?? []
         var out: [AttentionKind] = [.softmax(block: 64)]
         for n in names where n != "softmax" {
             guard let k = AttentionKind.named(n, keyDim: keyDim) else {
@@ -73,21 +66,13 @@ struct LinearAttentionCommand: ParsableCommand {
             let m = LinearAttentionExperiment.matched(base, attention: kind)
             return (kind.name, m.config)
         }
-        let fm = FileManager.default
-        if !training.resume {  // refuse before training anything, so no good run is ever overwritten
-            for r in runs where RunFiles.holdsRun(root + "/" + r.name) {
-                throw TrainingError("\(root)/\(r.name) already holds a run; pass --resume to continue or choose another --out")
-            }
-        }
+        try RunFiles.checkSet(runs.map { root + "/" + $0.name }, resume: training.resume)
         let start = Date()
         print("linear-attention: preset \(preset) on \(corpus.name) (\(corpus.train.count) / \(corpus.valid.count) / \(corpus.test.count) symbols), "
               + "\(runs.count) kinds (\(runs.map(\.name).joined(separator: ", "))), \(base.training.steps) steps each; runs under \(root)")
         for r in runs {
             let dir = root + "/" + r.name
-            let continues = training.resume && fm.fileExists(atPath: dir + "/" + RunFiles.checkpoint)
-            if training.resume && !continues {
-                for f in [RunFiles.metrics, RunFiles.best] { try? fm.removeItem(atPath: dir + "/" + f) }
-            }
+            let continues = RunFiles.continuesInSet(dir, resume: training.resume)
             let task = try LMTask(config: r.config, corpus: corpus, experiment: LinearAttentionPaper.name,
                                   carriedTestEvaluation: r.config.model.attention.hasFixedState)
             let trainer = try Trainer(task: task, runDir: dir, resume: continues,

@@ -148,8 +148,8 @@ public enum LinearAttentionReport {
 
     /// Per-head key features after the feature map.
     static func keyFeatures(_ m: TransformerConfig) -> Int {
-        guard case .linear(_, let spec) = m.attention else { return m.dModel / m.heads }
-        return spec.featureMap.outputSize(spec.keyDim ?? m.dModel / m.heads)
+        guard case .linear(let name, let spec) = m.attention else { return m.dModel / m.heads }
+        return LinearAttentionKernel(spec, name: name).keyFeatures(dModel: m.dModel, heads: m.heads)
     }
 
     static func formatBytes(_ b: Int) -> String {

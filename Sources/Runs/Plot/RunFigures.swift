@@ -5,12 +5,10 @@ import Foundation
 public struct RunSeries {
     /// The run directory's name.
     public let name: String
-    public let path: String
     private let file: HDF5File
 
     public init(metricsPath: String) throws {
         file = try HDF5File.open(metricsPath)
-        path = metricsPath
         name = ((metricsPath as NSString).deletingLastPathComponent as NSString).lastPathComponent
     }
 

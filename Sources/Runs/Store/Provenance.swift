@@ -62,13 +62,14 @@ func shellQuoted(_ s: String) -> String {
 
 /// Facts about this machine.
 public enum Machine {
-    public static var cpuModel: String {
+    /// Read once: every checkpoint records it.
+    public static let cpuModel: String = {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
         for line in text.split(separator: "\n") where line.hasPrefix("model name") {
             return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
         }
         return "unknown"
-    }
+    }()
     public static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     /// Peak resident set size of this process so far, in bytes (VmHWM), or nil where /proc is absent.

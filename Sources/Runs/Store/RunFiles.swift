@@ -56,6 +56,24 @@ public enum RunFiles {
         return hasMetrics
     }
 
+    /// A command that trains several runs: before anything trains, a new set refuses any run directory that
+    /// already holds a run (so no good run is overwritten); `resume` lets them continue.
+    public static func checkSet(_ runDirs: [String], resume: Bool) throws {
+        guard !resume else { return }
+        for dir in runDirs where holdsRun(dir) {
+            throw TrainingError("\(dir) already holds a run; pass --resume to continue or choose another --out")
+        }
+    }
+
+    /// Resuming a set of runs: whether the run in `runDir` continues from its checkpoint. A run that never
+    /// reached one is cleared (metrics, selection) to start over.
+    public static func continuesInSet(_ runDir: String, resume: Bool) -> Bool {
+        guard resume else { return false }
+        if FileManager.default.fileExists(atPath: runDir + "/" + checkpoint) { return true }
+        for f in [metrics, best] { try? FileManager.default.removeItem(atPath: runDir + "/" + f) }
+        return false
+    }
+
     /// Creates `path` and its parents; a path (or parent) that is a file, or cannot be made, is a one-line error.
     public static func makeDirectory(_ path: String) throws {
         var isDir: ObjCBool = false

@@ -92,8 +92,6 @@ public struct TrainingSummary {
 /// continue from the saved state. A non-finite loss or gradient stops the run with one line that names the
 /// step and the last good checkpoint, which is left untouched.
 public final class Trainer<Task: TrainingTask> {
-    public static var bestFile: String { RunFiles.best }
-
     public let task: Task
     public let runDir: String
     public private(set) var step = 0
@@ -153,15 +151,14 @@ public final class Trainer<Task: TrainingTask> {
         task.params.zeroGrad()
         let tape = Tape()
         let batch = tape.recording { task.batchLoss(step: step, rng: &rng) }
-        let loss = batch.loss.scalar
-        guard loss.isFinite else {
-            throw TrainingError("\(task.label)step \(step): the loss is \(loss); run stopped. \(RunFiles.lastGoodCheckpointNote(checkpointPath))")
+        func stopped(_ what: String, _ value: String) -> TrainingError {
+            TrainingError("\(task.label)step \(step): the \(what) is \(value); run stopped. \(RunFiles.lastGoodCheckpointNote(checkpointPath))")
         }
+        let loss = batch.loss.scalar
+        guard loss.isFinite else { throw stopped("loss", "\(loss)") }
         tape.backward(from: batch.loss)
         let norm = clipGradientNorm(task.params, maxNorm: training.clip)
-        guard norm.isFinite else {
-            throw TrainingError("\(task.label)step \(step): the gradient norm is \(norm); run stopped. \(RunFiles.lastGoodCheckpointNote(checkpointPath))")
-        }
+        guard norm.isFinite else { throw stopped("gradient norm", "\(norm)") }
         let lr = training.learningRateSchedule.rate(base: training.lr, step: step)
         optimizer.step(lr: lr)
         var metrics = batch.metrics
@@ -233,11 +230,8 @@ public final class Trainer<Task: TrainingTask> {
     /// Loads the selected parameters into the task's model and records its results once (a finished run that
     /// is resumed reads them back instead of scoring again).
     private func finish() throws -> [String: Double] {
-        if let recorded = try Self.lastRow(of: "results", in: log.file) {
-            try loadSelected()
-            return recorded.values
-        }
         try loadSelected()
+        if let recorded = try Self.lastRow(of: "results", in: log.file) { return recorded.values }
         var r = try task.results()
         r.values["wall_time"] = wallSeconds
         try log.record("results", step: Int64(bestStep), r.values)
