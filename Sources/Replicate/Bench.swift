@@ -4,13 +4,14 @@ import Runs
 import CharLM
 import PaperAlRfou2018
 import PaperFastWeights2016
+import PaperLinearAttention
 import ArgumentParser
 import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that measure our code and its peer in the same run and print the ratio.",
-        subcommands: [BenchEngine.self, BenchStepMemory.self])
+        subcommands: [BenchEngine.self, BenchLinearAttention.self, BenchStepMemory.self])
 }
 
 struct BenchEngine: ParsableCommand {
@@ -80,30 +81,33 @@ struct BenchEngine: ParsableCommand {
     }
 
     private func runPeer() -> [String: Any]? {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/bench_peer.py").path
-        guard FileManager.default.fileExists(atPath: script) else {
-            print("pytorch: peer script not found at \(script)")
-            return nil
-        }
-        let py = python ?? ProcessInfo.processInfo.environment["REPLICATE_TORCH_PYTHON"] ?? "/usr/bin/env"
-        var args = [script, "--layers", String(layers), "--d-model", String(dModel), "--heads", String(heads), "--d-ff", String(dFF),
+        let args = ["--layers", String(layers), "--d-model", String(dModel), "--heads", String(heads), "--d-ff", String(dFF),
                     "--context", String(context), "--batch", String(batch), "--vocab", String(vocab), "--steps", String(steps),
                     "--warmup", String(warmup), "--threads", String(threads)]
-        if py == "/usr/bin/env" { args.insert("python3", at: 0) }
-        guard let out = try? capture(py, args),
-              let line = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            print("pytorch: peer not available. Install PyTorch 2.x: python3 -m venv ~/torch && ~/torch/bin/pip install torch; then pass --python ~/torch/bin/python")
+        guard let json = runPython(script: "bench_peer.py", args, python: python) else {
+            print(peerMissing)
             return nil
         }
         return json
     }
 }
 
-/// One training step at a given context, in a fresh process; prints the peak resident set in MB.
+let peerMissing = "pytorch: peer not available. Install PyTorch 2.x: python3 -m venv ~/torch && ~/torch/bin/pip install torch; then pass --python ~/torch/bin/python"
+
+/// Runs scripts/`script` with `python` (else $REPLICATE_TORCH_PYTHON, else python3) and returns the last JSON line
+/// it printed; nil when the script is missing, fails or prints none.
+func runPython(script: String, _ args: [String], python: String?) -> [String: Any]? {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/" + script).path
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    let py = python ?? ProcessInfo.processInfo.environment["REPLICATE_TORCH_PYTHON"] ?? "/usr/bin/env"
+    return jsonLine(try? capture(py, (py == "/usr/bin/env" ? ["python3"] : []) + [path] + args))
+}
+
+/// Training steps of one model in a fresh process: prints the peak resident set in MB, or with `--json` the
+/// tokens/s, the steps' memory (peak RSS minus RSS before the first step) and the parameter count.
 struct BenchStepMemory: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "step-memory", abstract: "Peak RSS of one training step (used by bench engine).", shouldDisplay: false)
+    static let configuration = CommandConfiguration(commandName: "step-memory", abstract: "Peak RSS of training steps (used by the benchmarks).", shouldDisplay: false)
     @Option var context = 256
     @Option var layers = 4
     @Option var dModel = 256
@@ -111,13 +115,140 @@ struct BenchStepMemory: ParsableCommand {
     @Option var dFF = 1024
     @Option var vocab = 256
     @Option var threads = 2
+    @Option var attention = "softmax"
+    @Option var keyDim: Int?
+    @Option var batch = 1
+    @Option var steps = 1
+    @Option var warmup = 0
+    @Flag var json = false
 
     func run() throws {
+        try BLAS.ensureLoaded()
         Engine.setThreads(threads)
-        let config = TransformerConfig(vocab: vocab, layers: layers, dModel: dModel, heads: heads, dFF: dFF, context: context)
-        _ = EngineBenchmark.train(config, batch: 1, steps: 1, warmup: 0)
-        print(String(format: "%.1f", Double(Machine.peakResidentBytes ?? 0) / 1_048_576))
+        guard let kind = AttentionKind.named(attention, keyDim: keyDim) else { throw ValidationError("unknown attention kind '\(attention)'") }
+        let config = TransformerConfig(vocab: vocab, layers: layers, dModel: dModel, heads: heads, dFF: dFF, context: context, attention: kind)
+        let before = Machine.residentBytes ?? 0
+        let r = EngineBenchmark.train(config, batch: batch, steps: steps, warmup: warmup)
+        let peak = Double(Machine.peakResidentBytes ?? 0) / 1_048_576
+        if json {
+            print(String(format: "{\"tokens_per_s\": %.3f, \"step_mb\": %.3f, \"peak_mb\": %.3f, \"params\": %d}",
+                         r.tokensPerSecond, max(0, peak - Double(before) / 1_048_576), peak, r.parameters))
+        } else {
+            print(String(format: "%.1f", peak))
+        }
     }
+}
+
+/// `replicate bench linear-attention`: both engines, every chosen kind, training and decoding against context.
+struct BenchLinearAttention: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "linear-attention",
+        abstract: "Training tokens/s and step memory against context, and decode time per token against context, for softmax and the "
+            + "linear kinds, in our engine and in a PyTorch twin (scripts/bench_linear_peer.py) in the same run; prints the ratios "
+            + "and writes scaling.h5 (redrawn by `replicate figures`).")
+
+    @Option(help: "Comma-separated attention kinds (softmax first is the reference).") var attention = "softmax,elu,decayed,delta,gated-delta"
+    @Option(parsing: .upToNextOption, help: "Training contexts.") var contexts: [Int] = [256, 1024, 4096, 16384]
+    @Option(help: "Tokens per training step (batch = this / context, at least 1).") var tokensPerStep = 16384
+    @Option(help: "Timed training steps per point.") var steps = 2
+    @Option(help: "Untimed warm-up steps per point.") var warmup = 1
+    @Option(parsing: .upToNextOption, help: "Contexts for decode time per token.") var decodeContexts: [Int] = [1024, 8192, 65536]
+    @Option(help: "Threads for both engines.") var threads = 2
+    @Option(help: "Python with PyTorch 2.x for the peer (default: $REPLICATE_TORCH_PYTHON, else python3).") var python: String?
+    @Flag(help: "Skip the PyTorch peer.") var noPeer = false
+    @Option(help: "Directory for scaling.h5 and its figures.") var out = "runs/linear-attention/scaling"
+
+    func kinds() throws -> [AttentionKind] {
+        try attention.split(separator: ",").map(String.init).map {
+            guard let k = AttentionKind.named($0) else {
+                throw ValidationError("unknown attention kind '\($0)' (\(AttentionKind.catalogue.map(\.name).joined(separator: ", ")))")
+            }
+            return k
+        }
+    }
+
+    func validate() throws {
+        guard !(try kinds()).isEmpty else { throw ValidationError("--attention names no kind") }
+        for (name, list) in [("contexts", contexts), ("decode-contexts", decodeContexts)] where list.isEmpty || list.contains(where: { $0 <= 0 || $0 > 1 << 20 }) {
+            throw ValidationError("--\(name) must be between 1 and \(1 << 20)")
+        }
+        for (name, v) in [("tokens-per-step", tokensPerStep), ("steps", steps), ("threads", threads)] where v <= 0 || v > 1 << 24 {
+            throw ValidationError("--\(name) must be between 1 and \(1 << 24)")
+        }
+        guard warmup >= 0 && warmup <= 1000 else { throw ValidationError("--warmup must be between 0 and 1000") }
+    }
+
+    func run() throws {
+        try BLAS.ensureLoaded()
+        Engine.setThreads(threads)
+        let chosen = try kinds()
+        guard let base = LinearAttentionExperiment.preset("cpu", dataset: "random", vocab: 256) else { throw ValidationError("no cpu preset") }
+        let m = base.model
+        let shape = "the linear-attention cpu shape: \(m.layers) layers, width \(m.dModel), \(m.heads) heads, feed-forward matched per kind, vocabulary 256, "
+            + "positions at the input only, no auxiliary losses, no dropout"
+        var notes = ["machine": "\(Machine.cpuModel), \(Machine.coreCount) cores", "threads": String(threads), "blas": "\(BLAS.config) (kernel \(BLAS.coreName))",
+                     "shape": shape, "command": (["replicate"] + CommandLine.arguments.dropFirst()).joined(separator: " ")]
+        print("machine: \(notes["machine"]!); threads \(threads); BLAS \(notes["blas"]!)\n\(shape)")
+        var results = ScalingResults(kinds: chosen.map(\.name), contexts: contexts, tokensPerStep: tokensPerStep,
+                                     decodeContexts: decodeContexts, notes: notes)
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        var peerAvailable = !noPeer
+        for (k, kind) in chosen.enumerated() {
+            let config = LinearAttentionExperiment.matched(base, attention: kind).config.model
+            for (c, ctx) in contexts.enumerated() {
+                let batch = results.batch(at: ctx)
+                let common = ["--context", String(ctx), "--layers", String(config.layers), "--d-model", String(config.dModel), "--heads", String(config.heads),
+                              "--d-ff", String(config.dFF), "--vocab", "256", "--threads", String(threads), "--attention", kind.name,
+                              "--batch", String(batch), "--steps", String(steps), "--warmup", String(warmup)]
+                if let ours = jsonLine(try? capture(exe, ["bench", "step-memory", "--json"] + common)) {
+                    results.tokensPerSecond[0][k][c] = ours["tokens_per_s"] as? Double ?? .nan
+                    results.stepMB[0][k][c] = ours["step_mb"] as? Double ?? .nan
+                }
+                var line = String(format: "%@ context %d batch %d: replicate %.0f tok/s, %.0f MB", kind.name, ctx, batch,
+                                  results.tokensPerSecond[0][k][c], results.stepMB[0][k][c])
+                if peerAvailable {
+                    if let peer = runPeer(["--mode", "train"] + common) {
+                        results.tokensPerSecond[1][k][c] = peer["tokens_per_s"] as? Double ?? .nan
+                        results.stepMB[1][k][c] = peer["step_mb"] as? Double ?? .nan
+                        notes["torch"] = peer["torch"] as? String
+                        line += String(format: "; pytorch %.0f tok/s, %.0f MB; ratio %.2f", results.tokensPerSecond[1][k][c], results.stepMB[1][k][c],
+                                       results.tokensPerSecond[0][k][c] / results.tokensPerSecond[1][k][c])
+                    } else {
+                        peerAvailable = false
+                        print(peerMissing)
+                    }
+                }
+                print(line)
+            }
+            for (c, ctx) in decodeContexts.enumerated() {
+                results.decodeMs[0][k][c] = DecodeBenchmark.millisecondsPerToken(config, context: ctx)
+            }
+            if peerAvailable, let peer = runPeer(["--mode", "decode", "--attention", kind.name, "--layers", "1", "--d-model", String(config.dModel),
+                                                  "--heads", String(config.heads), "--d-ff", String(config.dFF), "--threads", String(threads),
+                                                  "--decode-contexts", decodeContexts.map(String.init).joined(separator: ",")]),
+               let ms = peer["ms_per_token"] as? [String: Double] {
+                for (c, ctx) in decodeContexts.enumerated() { results.decodeMs[1][k][c] = ms[String(ctx)] ?? .nan }
+            }
+            print("\(kind.name) decode ms per token (replicate / pytorch): " + decodeContexts.indices.map {
+                String(format: "@%d %.3f / %.3f", decodeContexts[$0], results.decodeMs[0][k][$0], results.decodeMs[1][k][$0])
+            }.joined(separator: ", "))
+        }
+        results.notes = notes
+        try RunFiles.makeDirectory(out)
+        let path = (out as NSString).appendingPathComponent(ScalingResults.fileName)
+        try results.write(to: path)
+        print(results.markdown)
+        for f in try results.writeReport(into: out, format: "png") { print(f) }
+        print(path)
+    }
+
+    private func runPeer(_ args: [String]) -> [String: Any]? { runPython(script: "bench_linear_peer.py", args, python: python) }
+}
+
+/// The last line of `text` that is a JSON object.
+func jsonLine(_ text: String?) -> [String: Any]? {
+    guard let line = text?.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else { return nil }
+    return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
 }
 
 func capture(_ exe: String, _ args: [String]) throws -> String {

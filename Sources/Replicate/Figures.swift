@@ -19,7 +19,8 @@ struct Figures: ParsableCommand {
 
     func run() throws {
         let files = try RunFiles.metricsFiles(under: runsDir)
-        guard !files.isEmpty else { throw StoreError("\(runsDir): no metrics.h5 files below it") }
+        let benchmarks = try papers.compactMap { paper in try paper.benchmarkReport(root: runsDir, format: format).map { (paper, $0) } }
+        guard !files.isEmpty || !benchmarks.isEmpty else { throw StoreError("\(runsDir): no metrics.h5 files below it") }
         var byExperiment: [String: [String]] = [:]
         for path in files {
             let experiment = (try? HDF5File.open(path).attribute("experiment")?.stringValue) ?? nil
@@ -28,8 +29,20 @@ struct Figures: ParsableCommand {
         var sections: [ReportWriter.Section] = []
         var drawn = 0
         for paper in papers {
-            guard let runs = byExperiment.removeValue(forKey: paper.experiment) else { continue }
-            let report = try paper.report(metricsPaths: runs.sorted(), root: runsDir, format: format)
+            let bench = benchmarks.first { ObjectIdentifier($0.0) == ObjectIdentifier(paper) }?.1
+            guard let runs = byExperiment.removeValue(forKey: paper.experiment) else {
+                if let bench {
+                    for f in bench.figures { print(f) }
+                    drawn += bench.figures.count
+                    sections.append(ReportWriter.Section(paper: paper, report: bench, metricsPaths: []))
+                }
+                continue
+            }
+            var report = try paper.report(metricsPaths: runs.sorted(), root: runsDir, format: format)
+            if let bench {
+                report.markdown += bench.markdown
+                report.figures += bench.figures
+            }
             for f in report.figures { print(f) }
             drawn += report.figures.count
             sections.append(ReportWriter.Section(paper: paper, report: report, metricsPaths: runs.sorted()))

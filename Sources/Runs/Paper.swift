@@ -71,10 +71,14 @@ public protocol Paper {
     static var command: any ParsableCommand.Type { get }
     /// Redraws every figure and table of this paper's runs (`metricsPaths`, all below `root`).
     static func report(metricsPaths: [String], root: String, format: String) throws -> PaperReport
+    /// Tables and figures of the paper's benchmark files below `root` (files that are not runs); nil when there
+    /// are none.
+    static func benchmarkReport(root: String, format: String) throws -> PaperReport?
 }
 
 extension Paper {
     public static var experiment: String { name }
+    public static func benchmarkReport(root: String, format: String) throws -> PaperReport? { nil }
 
     /// The paper's numbers as a Markdown table with their status.
     public static var publishedTable: String {

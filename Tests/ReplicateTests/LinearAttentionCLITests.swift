@@ -1,4 +1,5 @@
 import Foundation
+import PaperLinearAttention
 import Runs
 import XCTest
 
@@ -57,5 +58,49 @@ final class LinearAttentionCLITests: XCTestCase {
             XCTAssertNotEqual(rc, 0)
             XCTAssertTrue(err.hasPrefix("error: ") && err.contains(why) && err.filter { $0 == "\n" }.count == 1, err)
         }
+    }
+
+    /// The scaling benchmark measures every kind at every context in a fresh process, writes scaling.h5, and
+    /// `replicate figures` redraws its tables from that file alone; a kind is found faster only from where it stays faster.
+    func testScalingBenchmarkWritesItsFileAndFiguresRedrawIt() throws {
+        let dir = try makeTempDirectory()
+        let out = dir + "/runs/scaling"
+        var (rc, stdout, err) = try runReplicate(["bench", "linear-attention", "--attention", "softmax,gated-delta", "--contexts", "16", "32",
+                                                  "--tokens-per-step", "64", "--steps", "1", "--warmup", "0", "--decode-contexts", "8", "64",
+                                                  "--threads", "1", "--no-peer", "--out", out])
+        XCTAssertEqual(rc, 0, err)
+        XCTAssertTrue(stdout.contains("| gated-delta | 32 | 2 |"), stdout)
+        let r = try ScalingResults.read(out + "/scaling.h5")
+        XCTAssertEqual(r.kinds, ["softmax", "gated-delta"])
+        XCTAssertEqual(r.contexts, [16, 32])
+        XCTAssertEqual(r.decodeContexts, [8, 64])
+        for k in 0..<2 {
+            XCTAssertTrue(r.tokensPerSecond[0][k].allSatisfy { $0.isFinite && $0 > 0 }, "\(r.tokensPerSecond)")
+            XCTAssertTrue(r.stepMB[0][k].allSatisfy { $0.isFinite && $0 >= 0 }, "\(r.stepMB)")
+            XCTAssertTrue(r.decodeMs[0][k].allSatisfy { $0.isFinite && $0 > 0 }, "\(r.decodeMs)")
+            XCTAssertTrue(r.tokensPerSecond[1][k].allSatisfy(\.isNaN), "no peer: no peer numbers")
+        }
+        let table = try String(contentsOfFile: out + "/scaling.md", encoding: .utf8)
+        try FileManager.default.removeItem(atPath: out + "/scaling.md")
+        (rc, stdout, err) = try runReplicate(["figures", dir + "/runs"])
+        XCTAssertEqual(rc, 0, err)
+        XCTAssertEqual(try String(contentsOfFile: out + "/scaling.md", encoding: .utf8), table)
+        XCTAssertTrue(try String(contentsOfFile: dir + "/runs/report.md", encoding: .utf8).contains("Linear-attention scaling benchmark"))
+        if Gnuplot.executable != nil {
+            for f in ["train_tokens_per_s_by_context", "step_memory_by_context", "decode_engines_by_context"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/figures/\(f).png"), f)
+            }
+        }
+        // The crossover: the first context from which the kind stays at least as fast.
+        var s = ScalingResults(kinds: ["softmax", "elu"], contexts: [256, 1024, 4096, 16384], tokensPerStep: 16384, decodeContexts: [], notes: [:])
+        s.tokensPerSecond[0] = [[10, 9, 8, 4], [9, 10, 7, 6]]
+        XCTAssertEqual(s.crossover("elu"), 4096 * 4)
+        s.tokensPerSecond[0][1][2] = 8
+        XCTAssertEqual(s.crossover("elu"), 1024)
+        s.tokensPerSecond[0][1][3] = 3
+        XCTAssertNil(s.crossover("elu"))
+        (rc, _, err) = try runReplicate(["bench", "linear-attention", "--attention", "softmax,bogus", "--no-peer"])
+        XCTAssertNotEqual(rc, 0)
+        XCTAssertTrue(err.contains("unknown attention kind 'bogus'"), err)
     }
 }

@@ -23,6 +23,11 @@ public enum LinearAttentionPaper: Paper {
         try .collect(metricsPaths: metricsPaths, perRun: { try LMFigures.draw(metricsPath: $0, format: format) },
                      perDirectory: { dir, _ in try LinearAttentionReport.write(experimentDir: dir, format: format) })
     }
+
+    /// The scaling benchmark's files (`replicate bench linear-attention`).
+    public static func benchmarkReport(root: String, format: String) throws -> PaperReport? {
+        try ScalingResults.report(root: root, format: format)
+    }
 }
 
 /// The comparison table and figures, from the runs' metrics files alone.

@@ -73,9 +73,13 @@ public enum Machine {
     public static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     /// Peak resident set size of this process so far, in bytes (VmHWM), or nil where /proc is absent.
-    public static var peakResidentBytes: Int? {
+    public static var peakResidentBytes: Int? { statusBytes("VmHWM:") }
+    /// Resident set size of this process now, in bytes (VmRSS), or nil where /proc is absent.
+    public static var residentBytes: Int? { statusBytes("VmRSS:") }
+
+    static func statusBytes(_ key: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        for line in text.split(separator: "\n") where line.hasPrefix(key) {
             let kb = line.split(separator: " ").compactMap { Int($0) }.first
             return kb.map { $0 * 1024 }
         }
