@@ -18,6 +18,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int load_status = -1;
 static char load_error[512] = "OpenBLAS not loaded";
 static const char *chosen = "";
+static char requested[128] = "";
 static const char *loaded_path = "";
 static sgemm_fn p_sgemm;
 static dgemm_fn p_dgemm;
@@ -43,6 +44,7 @@ static void load(void) {
     const char *user = getenv("OPENBLAS_CORETYPE");
     if (user && *user) {
         chosen = "";  // the user's choice stands
+        snprintf(requested, sizeof(requested), "%s", user);
     } else {
         chosen = pick_coretype();
         if (*chosen) setenv("OPENBLAS_CORETYPE", chosen, 0);
@@ -84,6 +86,7 @@ int rb_blas_load(void) {
 }
 const char *rb_blas_error(void) { return load_error; }
 const char *rb_blas_chosen_coretype(void) { return chosen; }
+const char *rb_blas_requested_coretype(void) { return requested; }
 const char *rb_blas_library_path(void) { return loaded_path; }
 
 // Every entry point loads the library on first use; without it there is nothing sensible to compute.

@@ -15,11 +15,15 @@ public struct DataOptions: ParsableArguments {
 
     public init() {}
 
+    /// The alphabet the corpus will have, known without reading it (for the checks of validate()).
+    public func corpusAlphabet() throws -> Alphabet {
+        guard dataFile != nil else { return try CharCorpus.alphabet(of: dataset) }
+        guard let a = Alphabet(rawValue: alphabet) else { throw ValidationError("--alphabet must be text8 or bytes") }
+        return a
+    }
+
     public func load() throws -> CharCorpus {
-        if let file = dataFile {
-            guard let a = Alphabet(rawValue: alphabet) else { throw ValidationError("--alphabet must be text8 or bytes") }
-            return try CharCorpus.load(file: file, alphabet: a)
-        }
+        if let file = dataFile { return try CharCorpus.load(file: file, alphabet: try corpusAlphabet()) }
         return try CharCorpus.load(dataset, dataDir: CharCorpus.dataDirectory(dataDir))
     }
 }

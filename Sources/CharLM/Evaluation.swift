@@ -9,9 +9,11 @@ import Foundation
 /// positions; every later window ends at the next unscored symbol plus `stride` - 1 and scores its last
 /// `stride` positions, each from a full `context` of history. `stride` 1 is the paper's protocol (one forward
 /// pass per symbol, sliding by one); larger strides are cheaper and give somewhat higher numbers, and must be
-/// labelled as such. `maxSymbols` scores only a prefix. Runs without a tape (no activations are kept).
+/// labelled as such; a stride longer than the context cannot be honoured (callers refuse it with
+/// `strideProblem`). `maxSymbols` scores only a prefix. Runs without a tape (no activations are kept).
 public func evaluateBPC(_ model: TransformerLM<Float>, ids: [UInt8], stride: Int, batch: Int = 16, maxSymbols: Int? = nil) -> (bpc: Double, symbols: Int) {
     let ctx = model.config.context
+    precondition((1...ctx).contains(stride), "evaluateBPC: stride \(stride) outside 1...\(ctx)")
     let n = min(ids.count, (maxSymbols ?? ids.count) + 1)
     guard n >= 2 else { return (.nan, 0) }
     // Windows as (input start, length, first scored target index within the window).
@@ -19,9 +21,8 @@ public func evaluateBPC(_ model: TransformerLM<Float>, ids: [UInt8], stride: Int
     let firstLength = min(ctx, n - 1)
     windows.append((0, firstLength, 0))
     var next = firstLength + 1  // next target position to score
-    let s = max(1, min(stride, ctx))
     while next <= n - 1 {
-        let end = min(next + s - 1, n - 1)  // last target position scored by this window
+        let end = min(next + stride - 1, n - 1)  // last target position scored by this window
         let start = end - ctx               // inputs [start, end) predict targets [start+1, end]
         windows.append((start, ctx, next - (start + 1)))
         next = end + 1

@@ -64,7 +64,45 @@ public struct LMTrainingConfig: RunConfig {
         var p = training.problems + model.attention.problems
         if evalSymbols <= 0 { p.append("--eval-symbols must be positive") }
         if evalStride <= 0 { p.append("--eval-stride must be positive") }
+        if evalStride > model.context { p.append(strideProblem(option: "eval-stride", stride: evalStride, context: model.context)) }
         if model.dModel % model.heads != 0 { p.append("the model width \(model.dModel) is not a multiple of its \(model.heads) heads") }
         return p
+    }
+
+    /// Bytes a training step needs, estimated: see `TransformerConfig.trainingBytes`; the auxiliary losses add
+    /// a classifier output per position for every intermediate layer and for the character after next.
+    public var estimatedTrainingBytes: Double {
+        let classifiers = 1 + (aux.intermediateLayers ? model.layers - 1 : 0) + (model.predictsNextButOne ? 1 : 0)
+        return model.trainingBytes(batch: training.batch, classifiers: classifiers)
+    }
+}
+
+/// The one-line refusal of an evaluation stride longer than the model's context: a window scores at most its
+/// context, so such a stride would silently become the context.
+public func strideProblem(option: String, stride: Int, context: Int) -> String {
+    "--\(option) \(stride) is longer than the model's context of \(context) symbols (a window scores at most its context)"
+}
+
+extension TransformerConfig {
+    /// Parameters, counted from the layers' declarations without making the model.
+    public var parameterCount: Int {
+        let d = dModel, kernel = attention.kernel
+        let perLayer = (d + 1) * kernel.projectionWidth(dModel: d, heads: heads) + (d + 1) * d + (d + 1) * dFF + (dFF + 1) * d + 4 * d
+            + kernel.headParameters * heads
+        let positions = (positionsEveryLayer ? layers : 1) * context * d
+        return vocab * d + positions + layers * perLayer + 2 * d + (d + 1) * vocab * (predictsNextButOne ? 2 : 1)
+    }
+
+    /// Bytes one training step of `batch` full windows needs, estimated: the parameters four times (weights,
+    /// gradients, Adam's two moments) and the activations the tape keeps, per position and layer the block's
+    /// inputs and outputs (8 x width, the attention's projection, 2 x the feed-forward width, 4 x width more with
+    /// dropout), plus the embeddings and `classifiers` classifier outputs (logits and their softmax) per position,
+    /// all Float32. Within 25% of the peak memory measured for the t12 and t64 presets (papers/al-rfou2018.md).
+    public func trainingBytes(batch: Int, classifiers: Int = 1) -> Double {
+        let d = Double(dModel), tokens = Double(batch) * Double(context)
+        let perLayer = (dropout > 0 ? 12 : 8) * d + Double(attention.kernel.projectionWidth(dModel: dModel, heads: heads)) + 2 * Double(dFF)
+        let embeddings = d * Double(positionsEveryLayer ? layers + 1 : 2)
+        let activations = tokens * (Double(layers) * perLayer + embeddings + Double(classifiers) * (d + 2 * Double(vocab)))
+        return 4 * (4 * Double(parameterCount) + activations)
     }
 }

@@ -12,10 +12,22 @@ public enum BLAS {
     private static let loaded: Result<Void, BLASError> = {
         if rb_blas_load() == 0 {
             rb_blas_set_threads(1)  // the engine parallelises products itself (Engine.setThreads)
+            if let warning = coreTypeWarning(requested: String(cString: rb_blas_requested_coretype()), used: String(cString: rb_blas_corename())) {
+                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+            }
             return .success(())
         }
         return .failure(BLASError(String(cString: rb_blas_error())))
     }()
+
+    /// The warning, printed once when the library loads, for an OPENBLAS_CORETYPE that OpenBLAS did not take
+    /// (a name it does not know, or kernels this CPU cannot run: it then silently picks its own); nil when the
+    /// kernels in use are the ones asked for, or none were.
+    static func coreTypeWarning(requested: String, used: String) -> String? {
+        guard !requested.isEmpty, requested.caseInsensitiveCompare(used) != .orderedSame else { return nil }
+        return "OPENBLAS_CORETYPE=\(requested) was not taken by OpenBLAS (a name it does not know, or kernels this CPU cannot run); "
+            + "it runs its \(used) kernels"
+    }
 
     /// Loads the library; throws a one-line error when it is missing.
     public static func ensureLoaded() throws { try loaded.get() }

@@ -36,11 +36,14 @@ struct BenchEngine: ParsableCommand {
     var memoryContexts: [Int] = [256, 1024, 4096]
 
     func validate() throws {
-        for (name, v) in [("layers", layers), ("d-model", dModel), ("heads", heads), ("d-ff", dFF), ("context", context),
-                          ("batch", batch), ("vocab", vocab), ("steps", steps), ("threads", threads)] where v <= 0 {
-            throw ValidationError("--\(name) must be positive")
+        try checkBenchmarkShape(layers: layers, dModel: dModel, heads: heads, dFF: dFF, vocab: vocab, threads: threads, steps: steps, warmup: warmup)
+        try checkRange("context", context, OptionLimits.context)
+        try checkRange("batch", batch, OptionLimits.batch)
+        for c in memoryContexts { try checkRange("memory-contexts", c, OptionLimits.context) }
+        for (ctx, b) in [(context, batch)] + memoryContexts.map({ ($0, 1) }) {
+            let config = TransformerConfig(vocab: vocab, layers: layers, dModel: dModel, heads: heads, dFF: dFF, context: ctx)
+            try checkFitsInMemory(config.trainingBytes(batch: b), "context \(ctx), batch \(b)")
         }
-        guard dModel % heads == 0 else { throw ValidationError("--d-model must be a multiple of --heads") }
     }
 
     func run() throws {
@@ -92,6 +95,16 @@ struct BenchEngine: ParsableCommand {
     }
 }
 
+/// The checks of a benchmark model's shape and step counts: each in its range, the width a multiple of the heads.
+func checkBenchmarkShape(layers: Int, dModel: Int, heads: Int, dFF: Int, vocab: Int, threads: Int, steps: Int, warmup: Int) throws {
+    try checkRange("layers", layers, OptionLimits.layers)
+    for (name, v) in [("d-model", dModel), ("heads", heads), ("d-ff", dFF), ("vocab", vocab)] { try checkRange(name, v, OptionLimits.width) }
+    guard dModel % heads == 0 else { throw ValidationError("--d-model must be a multiple of --heads") }
+    try checkRange("threads", threads, OptionLimits.threads)
+    try checkRange("steps", steps, OptionLimits.steps)
+    try checkRange("warmup", warmup, 0...1000)
+}
+
 let peerMissing = "pytorch: peer not available. Install PyTorch 2.x: python3 -m venv ~/torch && ~/torch/bin/pip install torch; then pass --python ~/torch/bin/python"
 
 /// Runs scripts/`script` with `python` (else $REPLICATE_TORCH_PYTHON, else python3) and returns the last JSON line
@@ -121,6 +134,16 @@ struct BenchStepMemory: ParsableCommand {
     @Option var steps = 1
     @Option var warmup = 0
     @Flag var json = false
+
+    func validate() throws {
+        try checkBenchmarkShape(layers: layers, dModel: dModel, heads: heads, dFF: dFF, vocab: vocab, threads: threads, steps: steps, warmup: warmup)
+        try checkRange("context", context, OptionLimits.context)
+        try checkRange("batch", batch, OptionLimits.batch)
+        try checkRange("key-dim", keyDim, OptionLimits.width)
+        guard let kind = AttentionKind.named(attention, keyDim: keyDim) else { throw ValidationError("unknown attention kind '\(attention)'") }
+        let config = TransformerConfig(vocab: vocab, layers: layers, dModel: dModel, heads: heads, dFF: dFF, context: context, attention: kind)
+        try checkFitsInMemory(config.trainingBytes(batch: batch), "context \(context), batch \(batch)")
+    }
 
     func run() throws {
         try BLAS.ensureLoaded()
@@ -168,14 +191,27 @@ struct BenchLinearAttention: ParsableCommand {
     }
 
     func validate() throws {
-        guard !(try kinds()).isEmpty else { throw ValidationError("--attention names no kind") }
-        for (name, list) in [("contexts", contexts), ("decode-contexts", decodeContexts)] where list.isEmpty || list.contains(where: { $0 <= 0 || $0 > 1 << 20 }) {
-            throw ValidationError("--\(name) must be between 1 and \(1 << 20)")
+        let chosen = try kinds()
+        guard !chosen.isEmpty else { throw ValidationError("--attention names no kind") }
+        for (name, list) in [("contexts", contexts), ("decode-contexts", decodeContexts)] {
+            guard !list.isEmpty else { throw ValidationError("--\(name) names no context") }
+            for c in list { try checkRange(name, c, OptionLimits.context) }
         }
-        for (name, v) in [("tokens-per-step", tokensPerStep), ("steps", steps), ("threads", threads)] where v <= 0 || v > 1 << 24 {
-            throw ValidationError("--\(name) must be between 1 and \(1 << 24)")
+        try checkRange("tokens-per-step", tokensPerStep, 1...(1 << 24))
+        try checkRange("steps", steps, OptionLimits.steps)
+        try checkRange("warmup", warmup, 0...1000)
+        try checkRange("threads", threads, OptionLimits.threads)
+        let base = LinearAttentionExperiment.preset("cpu", dataset: "random", vocab: 256)!
+        let points = ScalingResults(kinds: chosen.map(\.name), contexts: contexts, tokensPerStep: tokensPerStep, decodeContexts: decodeContexts,
+                                    notes: [:])
+        for kind in chosen {
+            var model = LinearAttentionExperiment.matched(base, attention: kind).config.model
+            for ctx in contexts {
+                model.context = ctx
+                let batch = points.batch(at: ctx)
+                try checkFitsInMemory(model.trainingBytes(batch: batch), "\(kind.name) at context \(ctx), batch \(batch)")
+            }
         }
-        guard warmup >= 0 && warmup <= 1000 else { throw ValidationError("--warmup must be between 0 and 1000") }
     }
 
     func run() throws {

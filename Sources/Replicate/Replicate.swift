@@ -28,7 +28,7 @@ struct Replicate: ParsableCommand {
     static func main() {
         setvbuf(stdout, nil, _IOLBF, 0)  // line by line into logs and pipes too, so a killed run's log is complete
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
             let code = exitCode(for: error)
@@ -36,10 +36,39 @@ struct Replicate: ParsableCommand {
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
-            let message = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
-            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            let message = message(for: error)
+            FileHandle.standardError.write(Data("error: \(oneLine(message.isEmpty ? "\(error)" : message))\n".utf8))
             Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
         }
+    }
+
+    /// The arguments with a negative number that follows a long option attached to it ("--batch -5" becomes
+    /// "--batch=-5"): ArgumentParser would take "-5" for an option and report the value missing, where the
+    /// option's validate() names the allowed range. Arguments after "--" are left alone.
+    static func attachingNegativeNumbers(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        for (i, a) in arguments.enumerated() {
+            if a == "--" { return out + arguments[i...] }
+            if let option = out.last, option.hasPrefix("--"), option.count > 2, !option.contains("="), a.hasPrefix("-"), Double(a) != nil {
+                out[out.count - 1] = option + "=" + a
+            } else {
+                out.append(a)
+            }
+        }
+        return out
+    }
+
+    /// An error message as one line that keeps all of it: line breaks inside it (a path with a newline, a
+    /// library's multi-line text) are shown escaped, "\n" and "\r" as such and the rarer ones as "\u{2028}".
+    static func oneLine(_ message: String) -> String {
+        message.trimmingCharacters(in: .newlines).unicodeScalars.map { s in
+            switch s {
+            case "\n": return "\\n"
+            case "\r": return "\\r"
+            case "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}": return "\\u{\(String(s.value, radix: 16))}"
+            default: return String(s)
+            }
+        }.joined()
     }
 }
 

@@ -13,13 +13,15 @@ struct Sample: ParsableCommand {
     @Option(help: "Symbols to generate.") var length = 200
     @Option(help: "Softmax temperature (0: always the most likely symbol).") var temperature = 1.0
     @Option(help: "Draw only from the K most likely symbols.") var topK: Int?
-    @Option(help: "Random seed (the same seed gives the same text).") var seed: UInt64 = 1
+    @Option(help: "Random seed, 0 to 2^63-1 (the same seed gives the same text).") var seed: UInt64 = 1
     @Option(help: "Threads.") var threads = 2
 
     func validate() throws {
-        if length <= 0 { throw ValidationError("--length must be positive") }
+        try checkRange("length", length, OptionLimits.symbols)
         if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temperature must be a non-negative number") }
-        if let k = topK, k <= 0 { throw ValidationError("--top-k must be positive") }
+        try checkRange("top-k", topK, OptionLimits.width)
+        try checkRange("seed", seed, OptionLimits.seed)
+        try checkRange("threads", threads, OptionLimits.threads)
         if prompt.isEmpty { throw ValidationError("--prompt must not be empty") }
     }
 

@@ -14,7 +14,7 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "Examples (sequences) per batch (default: the preset's).") public var batch: Int?
     @Option(help: "Learning rate (default: the preset's).") public var lr: Double?
     @Option(help: "Optimizer: adam, adamw or sgd (momentum) (default: the preset's).") public var optimizer: OptimizerKind?
-    @Option(help: "Random seed: initialisation, data order, dropout (and generated data) (default: 1).") public var seed: UInt64?
+    @Option(help: "Random seed, 0 to 2^63-1: initialisation, data order, dropout (and generated data) (default: 1).") public var seed: UInt64?
     @Option(help: "Evaluate every N steps (default: the preset's).") public var evalEvery: Int?
     @Option(help: "Checkpoint every N steps, and at the end (default: the preset's).") public var checkpointEvery: Int?
     @Option(name: [.customLong("out"), .customLong("run-dir"), .customLong("run-root")],
@@ -27,10 +27,12 @@ public struct TrainingOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        for (name, v) in [("steps", steps), ("batch", batch), ("eval-every", evalEvery), ("checkpoint-every", checkpointEvery),
-                          ("threads", threads), ("stop-after", stopAfter)] {
-            if let v, v <= 0 { throw ValidationError("--\(name) must be positive") }
+        for (name, v) in [("steps", steps), ("eval-every", evalEvery), ("checkpoint-every", checkpointEvery), ("stop-after", stopAfter)] {
+            try checkRange(name, v, OptionLimits.steps)
         }
+        try checkRange("batch", batch, OptionLimits.batch)
+        try checkRange("threads", threads, OptionLimits.threads)
+        try checkRange("seed", seed, OptionLimits.seed)
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
     }
 
@@ -55,15 +57,66 @@ public struct TrainingOptions: ParsableArguments {
     }
 }
 
-/// A comma-separated list of positive integers given to `--<option>` (e.g. "20,50,100"); a one-line error names
-/// the option and the bad entry.
-public func positiveIntegers(_ list: String, option: String) throws -> [Int] {
+/// The ranges of the commands' numeric options, in one place: every command's validate() refuses a value
+/// outside them (`checkRange`) before anything is allocated. Sizes that pass can still be refused together, by
+/// the memory they need (`checkFitsInMemory`).
+public enum OptionLimits {
+    /// Seeds: 0 to 2^63-1, so that a run's files record the seed as it was given (HDF5 int64).
+    public static let seed: ClosedRange<UInt64> = 0...UInt64(Int64.max)
+    /// Steps and step intervals (evaluate / checkpoint every, stop after).
+    public static let steps = 1...1_000_000_000
+    /// Examples (sequences) per batch.
+    public static let batch = 1...(1 << 20)
+    public static let threads = 1...1024
+    /// Model widths and sizes: model width, feed-forward width, hidden size R, key size, heads, vocabulary.
+    public static let width = 1...(1 << 16)
+    /// Layers of a model (with the widths above, every size computed from a configuration fits in an Int).
+    public static let layers = 1...1024
+    /// Context lengths, in symbols.
+    public static let context = 1...(1 << 20)
+    /// Symbols scored or generated; examples of a generated split.
+    public static let symbols = 1...1_000_000_000
+}
+
+/// Refuses `value`, when given, outside `range` with one line naming `--<option>`, its range and the value:
+/// "--batch must be positive and at most 1048576 (got -5)".
+public func checkRange<T: BinaryInteger>(_ option: String, _ value: T?, _ range: ClosedRange<T>) throws {
+    guard let value, !range.contains(value) else { return }
+    let allowed = range.lowerBound == 1 ? "positive and at most \(range.upperBound)" : "between \(range.lowerBound) and \(range.upperBound)"
+    throw ValidationError("--\(option) must be \(allowed) (got \(value))")
+}
+
+/// A comma-separated list of integers given to `--<option>` (e.g. "20,50,100"), each positive and at most
+/// `atMost` (default: the largest model width); a one-line error names the option and the bad entry.
+public func positiveIntegers(_ list: String, option: String, atMost: Int = OptionLimits.width.upperBound) throws -> [Int] {
     let items = list.split(separator: ",")
     guard !items.isEmpty else { throw ValidationError("--\(option) names no size") }
     return try items.map { s in
-        guard let n = Int(s), n > 0 else { throw ValidationError("--\(option): '\(s)' is not a positive integer") }
+        guard let n = Int(s) else { throw ValidationError("--\(option): '\(s)' is not a positive integer") }
+        try checkRange(option, n, 1...atMost)
         return n
     }
+}
+
+extension Machine {
+    /// Physical memory in bytes (MemTotal in /proc/meminfo), or nil where /proc is absent.
+    public static let physicalMemoryBytes: Double? = {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("MemTotal:") {
+            return line.split(separator: " ").compactMap { Double($0) }.first.map { $0 * 1024 }
+        }
+        return nil
+    }()
+}
+
+/// Refuses, in one line with the estimate and the machine's memory (GB), a run whose estimated memory exceeds
+/// this machine's physical memory; `what` names the run or the options ("--batch 100000"), `counting` what the
+/// estimate counts.
+public func checkFitsInMemory(_ bytes: Double, _ what: String,
+                              counting: String = "parameters, gradients, optimizer state and one step's activations") throws {
+    guard let total = Machine.physicalMemoryBytes, bytes > total else { return }
+    throw ValidationError(String(format: "%@ needs an estimated %.1f GB of memory (%@); this machine has %.1f GB", what, bytes / 1e9, counting,
+                                 total / 1e9))
 }
 
 /// Prints a run's progress line on stderr: rewritten in place on a terminal, otherwise (logs, pipes) a new line

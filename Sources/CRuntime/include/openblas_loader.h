@@ -14,6 +14,9 @@ int rb_blas_load(void);
 const char *rb_blas_error(void);
 // The core type this loader chose from the CPU's features ("SkylakeX", "Haswell", ...), or "" when none.
 const char *rb_blas_chosen_coretype(void);
+// The OPENBLAS_CORETYPE the environment set before the library was loaded (the user's), or "" when none.
+// OpenBLAS ignores a name it does not know (or kernels this CPU cannot run): compare with rb_blas_corename().
+const char *rb_blas_requested_coretype(void);
 // The file that was loaded.
 const char *rb_blas_library_path(void);
 

@@ -94,9 +94,20 @@ public struct CharCorpus {
         return NSHomeDirectory() + "/.cache/replicate"
     }
 
+    /// The alphabet of a named corpus; an unknown name is an error listing the names.
+    public static func alphabet(of dataset: String) throws -> Alphabet {
+        if let k = known[dataset] { return k.alphabet }
+        switch dataset {
+        case "wiki-sample": return .text8
+        case "wiki-sample-raw": return .bytes
+        default: throw DataError("unknown dataset '\(dataset)' (text8, enwik8, wiki-sample, wiki-sample-raw; or --data-file)")
+        }
+    }
+
     /// Loads a corpus by name: text8 or enwik8 (from `<dir>/<name>.zip` or the unpacked `<dir>/<name>`),
     /// wiki-sample (cleaned, text8 alphabet) or wiki-sample-raw (XML bytes), prepared by setup.sh.
     public static func load(_ dataset: String, dataDir: String) throws -> CharCorpus {
+        let alphabet = try CharCorpus.alphabet(of: dataset)
         if let k = known[dataset] {
             let zip = "\(dataDir)/\(k.name).zip", raw = "\(dataDir)/\(k.name)"
             let bytes: [UInt8]
@@ -110,18 +121,14 @@ public struct CharCorpus {
             guard bytes.count == k.length else {
                 throw DataError("\(dataset): \(bytes.count) symbols, expected exactly \(k.length) (truncated or wrong file)")
             }
-            return try make(name: dataset, bytes: bytes, alphabet: k.alphabet, source: dataset)
+            return try make(name: dataset, bytes: bytes, alphabet: alphabet, source: dataset)
         }
-        switch dataset {
-        case "wiki-sample", "wiki-sample-raw":
-            let file = "\(dataDir)/wiki-sample/" + (dataset == "wiki-sample" ? "wiki-sample.txt" : "wiki-sample.xml")
-            guard FileManager.default.fileExists(atPath: file) else {
-                throw DataError("\(dataset) not found at \(file): run ./setup.sh (or 'replicate data prepare-wiki-sample')")
-            }
-            return try make(name: dataset, bytes: try readFile(file), alphabet: dataset == "wiki-sample" ? .text8 : .bytes, source: file)
-        default:
-            throw DataError("unknown dataset '\(dataset)' (text8, enwik8, wiki-sample, wiki-sample-raw; or --data-file)")
+        // wiki-sample (cleaned) or wiki-sample-raw (its XML)
+        let file = "\(dataDir)/wiki-sample/" + (alphabet == .text8 ? "wiki-sample.txt" : "wiki-sample.xml")
+        guard FileManager.default.fileExists(atPath: file) else {
+            throw DataError("\(dataset) not found at \(file): run ./setup.sh (or 'replicate data prepare-wiki-sample')")
         }
+        return try make(name: dataset, bytes: try readFile(file), alphabet: alphabet, source: file)
     }
 
     /// Any file (a .zip with one member, or plain bytes), split 90/5/5.

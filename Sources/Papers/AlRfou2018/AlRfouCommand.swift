@@ -29,15 +29,16 @@ struct AlRfouTrain: ParsableCommand {
 
     func validate() throws {
         guard AlRfou2018.presetNames.contains(preset) else { throw ValidationError("--preset must be one of \(AlRfou2018.presetNames.joined(separator: ", "))") }
-        for (name, v) in [("eval-symbols", evalSymbols), ("eval-stride", evalStride)] {
-            if let v, v <= 0 { throw ValidationError("--\(name) must be positive") }
-        }
+        try checkRange("eval-symbols", evalSymbols, OptionLimits.symbols)
+        try checkRange("eval-stride", evalStride, OptionLimits.context)
+        let c = config(vocab: try data.corpusAlphabet().size)
+        if let problem = c.problems.first { throw ValidationError(problem) }
+        try checkFitsInMemory(c.estimatedTrainingBytes, "preset \(preset) with batch \(c.training.batch)")
     }
 
-    func run() throws {
-        let threads = try training.startEngine(defaultThreads: 2)
-        let corpus = try data.load()
-        var config = AlRfou2018.preset(preset, dataset: data.dataFile ?? data.dataset, vocab: corpus.alphabet.size)!
+    /// The run's configuration for a corpus of `vocab` symbols: the preset, then the options given.
+    func config(vocab: Int) -> LMTrainingConfig {
+        var config = AlRfou2018.preset(preset, dataset: data.dataFile ?? data.dataset, vocab: vocab)!
         training.apply(to: &config.training)
         if let evalSymbols { config.evalSymbols = evalSymbols }
         if let evalStride { config.evalStride = evalStride }
@@ -45,6 +46,13 @@ struct AlRfouTrain: ParsableCommand {
         config.aux.intermediateLayers = intermediateLosses
         config.aux.multipleTargets = multipleTargets
         config.model.predictsNextButOne = multipleTargets
+        return config
+    }
+
+    func run() throws {
+        let threads = try training.startEngine(defaultThreads: 2)
+        let corpus = try data.load()
+        let config = config(vocab: corpus.alphabet.size)
 
         let auxTag = [multiplePositions ? nil : "no-positions", intermediateLosses ? nil : "no-intermediate", multipleTargets ? nil : "no-targets"]
             .compactMap { $0 }.joined(separator: "-")
@@ -87,29 +95,38 @@ struct AlRfouEval: ParsableCommand {
     @Option(help: "Score only the first N symbols of the split.") var maxSymbols: Int?
     @Option(help: "Where corpora live (default $REPLICATE_DATA, else ~/.cache/replicate).") var dataDir: String?
     @Option(help: "The corpus file, when the run trained on --data-file.") var dataFile: String?
+    @Flag(help: "Evaluate on a corpus other than the one the run trained on (the scores are then not recorded in the run's metrics).")
+    var otherCorpus = false
     @Option(help: "Threads.") var threads = 2
 
     func validate() throws {
-        if stride <= 0 { throw ValidationError("--stride must be positive") }
-        if threads <= 0 { throw ValidationError("--threads must be positive") }
-        if let m = maxSymbols, m <= 0 { throw ValidationError("--max-symbols must be positive") }
+        try checkRange("stride", stride, OptionLimits.context)
+        try checkRange("threads", threads, OptionLimits.threads)
+        try checkRange("max-symbols", maxSymbols, OptionLimits.symbols)
     }
 
     func run() throws {
         try BLAS.ensureLoaded()
         Engine.setThreads(threads)
         let (model, config, step) = try LMTask.loadModel(checkpoint: checkpoint)
-        let corpus: CharCorpus
-        if let dataFile {
-            corpus = try CharCorpus.load(file: dataFile, alphabet: Alphabet(vocab: config.model.vocab))
-        } else {
-            corpus = try CharCorpus.load(config.dataset, dataDir: CharCorpus.dataDirectory(dataDir))
+        if stride > config.model.context { throw ValidationError(strideProblem(option: "stride", stride: stride, context: config.model.context)) }
+        // The configuration names the run's corpus (a data file by its path; such a corpus is named by its file name);
+        // evaluating on the same name in the model's own alphabet gives the run's numbers, anything else is a choice.
+        if dataFile == nil, (try? CharCorpus.alphabet(of: config.dataset)) == nil {
+            throw ValidationError("\(checkpoint) was trained on the file \(config.dataset): pass it with --data-file")
         }
+        let trainedOn = (config.dataset as NSString).lastPathComponent
+        let evaluatedOn = dataFile.map { ($0 as NSString).lastPathComponent } ?? config.dataset
+        if evaluatedOn != trainedOn && !otherCorpus {
+            throw ValidationError("\(checkpoint) was trained on \(trainedOn), not \(evaluatedOn): pass --other-corpus to evaluate it on another corpus")
+        }
+        let corpus = try dataFile.map { try CharCorpus.load(file: $0, alphabet: Alphabet(vocab: config.model.vocab)) }
+            ?? CharCorpus.load(config.dataset, dataDir: CharCorpus.dataDirectory(dataDir))
         let ids = try corpus.split(split)
         let t0 = Date()
         let result = evaluateBPC(model, ids: ids, stride: stride, maxSymbols: maxSymbols)
         let metrics = ((checkpoint as NSString).deletingLastPathComponent as NSString).appendingPathComponent(RunFiles.metrics)
-        if FileManager.default.fileExists(atPath: metrics) {
+        if evaluatedOn == trainedOn, FileManager.default.fileExists(atPath: metrics) {
             let log = try MetricsLog(path: metrics)
             try log.record("results_\(split)", step: Int64(step), ["bpc": result.bpc, "stride": Double(stride), "symbols": Double(result.symbols)])
             try log.close()

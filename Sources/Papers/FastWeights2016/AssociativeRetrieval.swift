@@ -20,6 +20,13 @@ public enum AssociativeRetrieval {
 
     /// Input length for K pairs: 2K + 3.
     public static func length(pairs: Int) -> Int { 2 * pairs + 3 }
+
+    /// Bytes that generating `examples` examples of K pairs and writing them as TSV needs, estimated: the ids
+    /// (4 bytes a symbol) and the text of each line (2K + 5 bytes) about three times over (the lines, the joined
+    /// text and its bytes).
+    public static func exportBytes(examples: Int, pairs: Int) -> Double {
+        Double(examples) * (4 * Double(length(pairs: pairs)) + 3 * Double(length(pairs: pairs) + 2))
+    }
 }
 
 /// A set of examples: `inputs` holds count x length symbol ids row by row; `targets` the digits.
@@ -82,9 +89,9 @@ public struct RetrievalSet: Equatable, Sendable {
     /// The whole set in the TSV format, one example per line.
     public var tsv: String { (0..<count).map(line).joined(separator: "\n") + (count > 0 ? "\n" : "") }
 
-    /// Reads a TSV file of examples. Every line must be a well-formed example (distinct letter keys, digit values,
-    /// "??", a query among the keys, the query's digit as target) of the same number of pairs; anything else is
-    /// an error naming the file and line.
+    /// Reads a TSV file of examples. Every line (ending in LF or CRLF; blank lines are skipped) must be a
+    /// well-formed example (distinct letter keys, digit values, "??", a query among the keys, the query's digit as
+    /// target) of the same number of pairs; anything else is an error naming the file and line.
     public static func read(file path: String) throws -> RetrievalSet {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError("\(path): cannot read the file (missing or unreadable)")
@@ -97,9 +104,9 @@ public struct RetrievalSet: Equatable, Sendable {
         var pairs: Int?
         var inputs = [Int32](), targets = [Int32]()
         var lineNumber = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift: splitting on "\n" alone would never see a CRLF line end.
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNumber += 1
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.isEmpty { continue }
             func fail(_ why: String) -> DataError { DataError("\(name):\(lineNumber): \(why) in '\(line.prefix(40))'") }
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)

@@ -44,28 +44,38 @@ struct LinearAttentionCommand: ParsableCommand {
         guard LinearAttentionExperiment.presetNames.contains(preset) else {
             throw ValidationError("--preset must be one of \(LinearAttentionExperiment.presetNames.joined(separator: ", "))")
         }
-        _ = try kinds()
-        if let k = keyDim, k <= 0 { throw ValidationError("--key-dim must be positive") }
-        for (name, v) in [("eval-symbols", evalSymbols), ("eval-stride", evalStride)] {
-            if let v, v <= 0 { throw ValidationError("--\(name) must be positive") }
+        try checkRange("key-dim", keyDim, OptionLimits.width)
+        try checkRange("eval-symbols", evalSymbols, OptionLimits.symbols)
+        try checkRange("eval-stride", evalStride, OptionLimits.context)
+        for c in decodeContexts { try checkRange("decode-contexts", c, OptionLimits.context) }
+        for r in try runs(vocab: data.corpusAlphabet().size) {
+            if let problem = r.config.problems.first { throw ValidationError("\(r.name): \(problem)") }
+            try checkFitsInMemory(r.config.estimatedTrainingBytes, "\(r.name) (preset \(preset), batch \(r.config.training.batch))")
         }
-        if decodeContexts.contains(where: { $0 <= 0 }) { throw ValidationError("--decode-contexts must be positive") }
+    }
+
+    /// The preset with the options given, for a corpus of `vocab` symbols.
+    func base(vocab: Int) -> LMTrainingConfig {
+        var base = LinearAttentionExperiment.preset(preset, dataset: data.dataFile ?? data.dataset, vocab: vocab)!
+        training.apply(to: &base.training)
+        if let evalSymbols { base.evalSymbols = evalSymbols }
+        if let evalStride { base.evalStride = evalStride }
+        return base
+    }
+
+    /// Every run of the comparison, named by its kind: the base configuration with the kind's attention and a
+    /// feed-forward width that matches softmax's parameters.
+    func runs(vocab: Int) throws -> [(name: String, config: LMTrainingConfig)] {
+        let base = base(vocab: vocab)
+        return try kinds().map { ($0.name, LinearAttentionExperiment.matched(base, attention: $0).config) }
     }
 
     func run() throws {
         let threads = try training.startEngine(defaultThreads: 2)
         let corpus = try data.load()
-        guard var base = LinearAttentionExperiment.preset(preset, dataset: data.dataFile ?? data.dataset, vocab: corpus.alphabet.size) else {
-            throw ValidationError("no preset \(preset)")
-        }
-        training.apply(to: &base.training)
-        if let evalSymbols { base.evalSymbols = evalSymbols }
-        if let evalStride { base.evalStride = evalStride }
+        let base = base(vocab: corpus.alphabet.size)
         let root = training.out ?? "runs/linear-attention/\(corpus.name)-\(preset)"
-        let runs = try kinds().map { kind -> (name: String, config: LMTrainingConfig) in
-            let m = LinearAttentionExperiment.matched(base, attention: kind)
-            return (kind.name, m.config)
-        }
+        let runs = try runs(vocab: corpus.alphabet.size)
         try RunFiles.checkSet(runs.map { root + "/" + $0.name }, resume: training.resume)
         let start = Date()
         print("linear-attention: preset \(preset) on \(corpus.name) (\(corpus.train.count) / \(corpus.valid.count) / \(corpus.test.count) symbols), "
