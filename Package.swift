@@ -46,7 +46,7 @@ let package = Package(
         // HDF5 store, run directories, the one trainer, checkpoints, provenance, gnuplot, the paper protocol.
         .target(
             name: "Runs",
-            dependencies: ["NN", "Engine", "CHDF5", "BuildInfo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["NN", "Engine", "CRuntime", "CHDF5", "BuildInfo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimised),
         // Character language modelling shared by the LM papers: corpora, the LM task, bits-per-character evaluation.
         .target(
@@ -59,7 +59,7 @@ let package = Package(
                                                     .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Papers/AlRfou2018", swiftSettings: optimised),
         .target(
-            name: "PaperFastWeights2016", dependencies: ["Runs", "NN", "Engine",
+            name: "PaperFastWeights2016", dependencies: ["Runs", "NN", "Engine", "CRuntime",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Papers/FastWeights2016", swiftSettings: optimised),
         .target(

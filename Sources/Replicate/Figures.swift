@@ -23,8 +23,14 @@ struct Figures: ParsableCommand {
         guard !files.isEmpty || !benchmarks.isEmpty else { throw StoreError("\(runsDir): no metrics.h5 files below it") }
         var byExperiment: [String: [String]] = [:]
         for path in files {
-            let experiment = (try? HDF5File.open(path).attribute("experiment")?.stringValue) ?? nil
-            byExperiment[experiment ?? "", default: []].append(path)
+            // A run killed before its first write leaves a stub: skipped with one warning, the rest is drawn.
+            do {
+                let f = try HDF5File.open(path)
+                byExperiment[try f.attribute("experiment")?.stringValue ?? "", default: []].append(path)
+                try f.close()
+            } catch {
+                warn("skipping \(path): \(error)")
+            }
         }
         var sections: [ReportWriter.Section] = []
         var drawn = 0
@@ -49,7 +55,11 @@ struct Figures: ParsableCommand {
         }
         // Runs of no registered paper: their training loss only.
         for path in byExperiment.values.joined().sorted() {
-            for f in try RunFigures.drawTrainLoss(metricsPath: path, format: format) { print(f); drawn += 1 }
+            do {
+                for f in try RunFigures.drawTrainLoss(metricsPath: path, format: format) { print(f); drawn += 1 }
+            } catch {
+                warn("skipping \(path): \(error)")
+            }
         }
         if drawn == 0 { print("no figures: none of the \(files.count) runs holds a train/loss series") }
         if !sections.isEmpty { print(try ReportWriter.write(sections, root: runsDir)) }

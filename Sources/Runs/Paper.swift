@@ -42,9 +42,17 @@ extension PaperReport {
     public static func collect(metricsPaths: [String], perRun: (String) throws -> [String],
                                perDirectory: (_ dir: String, _ runs: [String]) throws -> (table: String, files: [String])) throws -> PaperReport {
         var figures: [String] = []
-        for path in metricsPaths { figures += try perRun(path) }
+        var readable: [String] = []
+        for path in metricsPaths {
+            do {
+                figures += try perRun(path)
+                readable.append(path)
+            } catch {
+                warn("skipping \(path): \(error)")
+            }
+        }
         var markdown = ""
-        let byDirectory = Dictionary(grouping: metricsPaths) { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
+        let byDirectory = Dictionary(grouping: readable) { (($0 as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent }
         for (dir, runs) in byDirectory.sorted(by: { $0.key < $1.key }) {
             let written = try perDirectory(dir, runs.sorted())
             figures += written.files
@@ -90,4 +98,10 @@ extension Paper {
 
 func formatNumber(_ x: Double) -> String {
     x == x.rounded() && abs(x) < 1e9 ? String(Int(x)) : String(format: "%g", x)
+}
+
+/// One warning line on standard error (the run or file it names is skipped; the rest goes on).
+public func warn(_ message: String) {
+    let line = message.replacingOccurrences(of: "\n", with: "\\n")
+    FileHandle.standardError.write(Data("warning: \(line)\n".utf8))
 }

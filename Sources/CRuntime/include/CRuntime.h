@@ -2,3 +2,4 @@
 #include "allocator.h"
 #include "openblas_loader.h"
 #include "vector_math.h"
+#include "signals.h"

@@ -1,3 +1,4 @@
+import CRuntime
 import Engine
 import NN
 import Runs
@@ -20,7 +21,7 @@ struct RetrievalDataOptions: ParsableArguments {
     var distinctDigits = false
 
     func validateData() throws {
-        guard pairs >= 1 && pairs <= 26 else { throw ValidationError("--pairs must be between 1 and 26") }
+        try checkRange("pairs", pairs, 1...26)
         if distinctDigits && pairs > 10 { throw ValidationError("--distinct-digits needs --pairs <= 10") }
     }
 }
@@ -60,14 +61,19 @@ struct FastWeightsTrain: ParsableCommand {
         guard FastWeights2016.presetNames.contains(preset) else {
             throw ValidationError("--preset must be one of \(FastWeights2016.presetNames.joined(separator: ", "))")
         }
-        _ = try modelKinds()
-        _ = try hiddenSizes()
         try gen.validateData()
-        if let jobs, jobs <= 0 { throw ValidationError("--jobs must be positive") }
+        try checkRange("jobs", jobs, OptionLimits.threads)
         guard lambda >= 0 && lambda <= 1 else { throw ValidationError("--lambda must be in [0, 1]") }
         guard eta.isFinite && eta >= 0 else { throw ValidationError("--eta must be a non-negative number") }
-        guard innerSteps >= 0 else { throw ValidationError("--inner-steps must be 0 or more") }
-        guard headHidden >= 0 else { throw ValidationError("--head-hidden must be 0 or more") }
+        try checkRange("inner-steps", innerSteps, 0...100)
+        try checkRange("head-hidden", headHidden, 0...OptionLimits.width.upperBound)
+        for kind in try modelKinds() {
+            for r in try hiddenSizes() {
+                let c = config(kind: kind, hidden: r, pairs: gen.pairs)
+                if let problem = c.model.problems.first { throw ValidationError(problem) }
+                try checkFitsInMemory(c.estimatedTrainingBytes, "\(c.runName) (batch \(c.training.batch))")
+            }
+        }
     }
 
     func modelKinds() throws -> [RetrievalModelKind] {
@@ -110,6 +116,10 @@ struct FastWeightsTrain: ParsableCommand {
         let threads = try training.startEngine(defaultThreads: 1)
         let extraFiles = try alsoEvaluate.map { path -> (name: String, set: RetrievalSet) in (Self.setName(path), try RetrievalSet.read(file: path)) }
         if let json = resolvedConfig {  // a child of the grid: one run, its configuration given whole
+            if let parent = ProcessInfo.processInfo.environment[Self.parentVariable].flatMap({ Int32($0) }), rb_child_setup(parent) != 0 {
+                throw TrainingError("the grid that started this run is gone")
+            }
+            rb_stop_on_signals()
             let c: RetrievalTrainingConfig
             do { c = try RetrievalTrainingConfig.fromJSON(json) } catch { throw ValidationError("--resolved-config is not a retrieval configuration") }
             _ = try trainOne(c, splits: try Self.splits(for: c), extra: extraFiles, threads: threads)
@@ -139,6 +149,7 @@ struct FastWeightsTrain: ParsableCommand {
         if parallel > 1 {
             // Largest models first, so the two workers finish close together.
             failures = runInChildren(grid.sorted { $0.model.hidden > $1.model.hidden }, parallel: parallel, threads: threads)
+            if rb_stop_signal() != 0 { throw TrainingError(failures[0]) }
         } else {
             for c in grid {
                 let stopped = try trainOne(c, splits: splits, extra: extraFiles, threads: threads)
@@ -158,6 +169,9 @@ struct FastWeightsTrain: ParsableCommand {
 
     /// The environment variable through which a grid hands its children its own command line (JSON).
     static let gridCommandVariable = "REPLICATE_GRID_COMMAND"
+    /// The grid's pid, handed to its children: a child stops (SIGTERM, then a clean stop at the next step) when
+    /// the grid dies, however it dies.
+    static let parentVariable = "REPLICATE_GRID_PID"
 
     /// A short name for an extra evaluation file: its file name without extension, letters and digits only.
     static func setName(_ path: String) -> String {
@@ -194,7 +208,8 @@ struct FastWeightsTrain: ParsableCommand {
 
     /// Trains the grid `parallel` runs at a time, each run in a child process of this executable (the engine's
     /// tape is per process) that is handed its resolved configuration as JSON. A child's output goes to
-    /// <run dir>/train.log. Returns the failures, one line each.
+    /// <run dir>/train.log. A SIGINT or SIGTERM stops the children cleanly (each saves a checkpoint) and starts no
+    /// more. Returns the failures, one line each.
     func runInChildren(_ grid: [RetrievalTrainingConfig], parallel: Int, threads: Int) -> [String] {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var base = ["fastweights", "train", "--out", runRoot, "--jobs", "1", "--threads", "\(threads)", "--no-report"]
@@ -206,8 +221,10 @@ struct FastWeightsTrain: ParsableCommand {
         let lock = NSLock()
         var failures: [String] = []
         var next = 0
+        rb_stop_on_signals()
+        let environment = [Self.gridCommandVariable: gridCommand, Self.parentVariable: String(getpid())]
         DispatchQueue.concurrentPerform(iterations: parallel) { _ in
-            while true {
+            while rb_stop_signal() == 0 {
                 lock.lock()
                 let i = next
                 next += 1
@@ -216,7 +233,7 @@ struct FastWeightsTrain: ParsableCommand {
                 let name = grid[i].runName
                 let args = base + ["--resolved-config", grid[i].json]
                 let result: Subprocess.Result
-                do { result = try Subprocess.run(exe, args, environment: [Self.gridCommandVariable: gridCommand]) } catch {
+                do { result = try Subprocess.run(exe, args, environment: environment) } catch {
                     lock.lock(); failures.append("\(name): \(error)"); lock.unlock()
                     continue
                 }
@@ -236,7 +253,10 @@ struct FastWeightsTrain: ParsableCommand {
                 lock.unlock()
             }
         }
-        for f in failures { FileHandle.standardError.write(Data("failed: \(f)\n".utf8)) }
+        if rb_stop_signal() != 0 {
+            failures.insert("stopped by \(rb_stop_signal() == SIGINT ? "SIGINT" : "SIGTERM"); the runs keep their checkpoints, continue with --resume", at: 0)
+        }
+        for f in failures { print("failed: \(f)") }  // the error line (stderr) names the first
         return failures
     }
 }
@@ -248,13 +268,16 @@ struct FastWeightsExport: ParsableCommand {
 
     @Argument(help: "Output directory.") var dir: String
     @OptionGroup var data: RetrievalDataOptions
-    @Option(help: "Random seed of the generator.") var seed: UInt64 = 1
+    @Option(help: "Random seed of the generator, 0 to 2^63-1.") var seed: UInt64 = 1
     @Option(help: "Split sizes train,validation,test.") var sizes = "100000,10000,20000"
 
     func validate() throws {
         try data.validateData()
-        let s = sizes.split(separator: ",").compactMap { Int($0) }
-        guard s.count == 3, s.allSatisfy({ $0 > 0 }) else { throw ValidationError("--sizes must be three positive integers, e.g. 100000,10000,20000") }
+        try checkRange("seed", seed, OptionLimits.seed)
+        let s = try positiveIntegers(sizes, option: "sizes", atMost: OptionLimits.symbols.upperBound)
+        guard s.count == 3 else { throw ValidationError("--sizes must be three sizes train,validation,test, e.g. 100000,10000,20000") }
+        try checkFitsInMemory(AssociativeRetrieval.exportBytes(examples: s.reduce(0, +), pairs: data.pairs), "--sizes \(sizes)",
+                              counting: "the examples' ids and their text")
     }
 
     func run() throws {

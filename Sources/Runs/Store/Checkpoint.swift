@@ -18,14 +18,16 @@ public enum Checkpoint {
         let tmp = path + ".tmp-\(getpid())"
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        var file: HDF5File?
         do {
-            let file = try HDF5File.create(tmp)
-            try file.setAttribute("format", .string(format))
-            try file.setAttribute("format_version", .int(formatVersion))
-            try body(file)
-            try file.close()
+            file = try HDF5File.create(tmp)
+            try file!.setAttribute("format", .string(format))
+            try file!.setAttribute("format_version", .int(formatVersion))
+            try body(file!)
+            try file!.close()
             try fsyncFile(tmp)
         } catch {
+            try? file?.close()  // a failed write's file is closed here, not by HDF5 at exit
             unlink(tmp)
             throw error
         }

@@ -36,24 +36,47 @@ public enum RunFiles {
         return out.sorted()
     }
 
-    /// Whether `runDir` holds (part of) a run: a checkpoint or a metrics file.
+    /// Whether `runDir` holds a run worth keeping: a checkpoint. (Metrics without a checkpoint are what a run
+    /// stopped before its first checkpoint leaves: nothing to resume, restarted on the next attempt.)
     public static func holdsRun(_ runDir: String) -> Bool {
-        [checkpoint, metrics].contains { FileManager.default.fileExists(atPath: runDir + "/" + $0) }
+        FileManager.default.fileExists(atPath: runDir + "/" + checkpoint)
     }
 
-    /// Creates `runDir` and checks it suits the run: resuming needs a checkpoint there; a new run refuses a
-    /// directory that already holds one (checkpoint or metrics), so a good run is never overwritten. `option` names
-    /// the flag that picks another directory. Returns whether a metrics file was already there.
+    /// Checks that `runDir` (existing, its lock held) suits the run, and tidies what killed attempts left: a new
+    /// run refuses a directory that holds a checkpoint, so a good run is never overwritten; resuming continues
+    /// from the checkpoint. A run that stopped before its first checkpoint (kill, NaN, crash) left only partial
+    /// metrics: they are removed and the run starts over, with or without `resume`; `resume` on a directory that
+    /// holds nothing at all is an error (a mistyped path). Temporary files of interrupted writes are removed.
+    /// `option` names the flag that picks another directory. Returns whether the run continues from a checkpoint.
     public static func prepare(runDir: String, resume: Bool, option: String = "--out") throws -> Bool {
         let fm = FileManager.default
-        try makeDirectory(runDir)
-        let hasMetrics = fm.fileExists(atPath: runDir + "/" + metrics)
-        if resume {
-            guard fm.fileExists(atPath: runDir + "/" + checkpoint) else { throw TrainingError("\(runDir): nothing to resume (no \(checkpoint))") }
-        } else if holdsRun(runDir) {
-            throw TrainingError("\(runDir) already holds a run; pass --resume to continue it or choose another \(option)")
+        removeStaleTemporaries(runDir)
+        if holdsRun(runDir) {
+            guard resume else { throw TrainingError("\(runDir) already holds a run; pass --resume to continue it or choose another \(option)") }
+            return true
         }
-        return hasMetrics
+        let partial = [metrics, best].filter { fm.fileExists(atPath: runDir + "/" + $0) }
+        if resume && partial.isEmpty { throw TrainingError("\(runDir): nothing to resume (no \(checkpoint))") }
+        if !partial.isEmpty {
+            for f in partial {
+                do { try fm.removeItem(atPath: runDir + "/" + f) } catch {
+                    throw StoreError("\(runDir)/\(f): cannot remove the stopped attempt's file (\(describe(error)))")
+                }
+            }
+            print("\(runDir): the previous attempt stopped before its first checkpoint; starting the run over")
+        }
+        return false
+    }
+
+    /// Removes `<name>.tmp-<pid>` files of writes that were interrupted (the caller holds the run's lock, so no
+    /// other process is writing them).
+    static func removeStaleTemporaries(_ runDir: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: runDir) else { return }
+        for name in names {
+            guard let r = name.range(of: ".tmp-", options: .backwards), !name[r.upperBound...].isEmpty,
+                  name[r.upperBound...].allSatisfy(\.isNumber) else { continue }
+            try? FileManager.default.removeItem(atPath: runDir + "/" + name)
+        }
     }
 
     /// A command that trains several runs: before anything trains, a new set refuses any run directory that
@@ -65,13 +88,10 @@ public enum RunFiles {
         }
     }
 
-    /// Resuming a set of runs: whether the run in `runDir` continues from its checkpoint. A run that never
-    /// reached one is cleared (metrics, selection) to start over.
+    /// Resuming a set of runs: whether the run in `runDir` continues from its checkpoint (one that never reached
+    /// a checkpoint starts over).
     public static func continuesInSet(_ runDir: String, resume: Bool) -> Bool {
-        guard resume else { return false }
-        if FileManager.default.fileExists(atPath: runDir + "/" + checkpoint) { return true }
-        for f in [metrics, best] { try? FileManager.default.removeItem(atPath: runDir + "/" + f) }
-        return false
+        resume && holdsRun(runDir)
     }
 
     /// Creates `path` and its parents; a path (or parent) that is a file, or cannot be made, is a one-line error.
@@ -86,7 +106,7 @@ public enum RunFiles {
             probe = (probe as NSString).deletingLastPathComponent
         }
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw StoreError("\(path): cannot create the directory (\((error as NSError).localizedDescription))")
+            throw StoreError("\(path): cannot create the directory (\(describe(error)))")
         }
     }
 
@@ -96,5 +116,16 @@ public enum RunFiles {
             return "The last good checkpoint is \(path) (step \(s))."
         }
         return "No checkpoint was written."
+    }
+
+    /// The cause of a file-system error in words ("Read-only file system", "No space left on device"), from its
+    /// POSIX code where it has one, not Foundation's NSCocoaErrorDomain text.
+    public static func describe(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return ns.localizedDescription
     }
 }

@@ -1,3 +1,4 @@
+import CRuntime
 import Engine
 import NN
 import Foundation
@@ -14,6 +15,7 @@ public enum Subprocess {
 
     /// Runs `executable` with `arguments`, feeding `input` (if any) to its standard input from another thread
     /// so that neither side can block on a full pipe; returns its exit status, standard output and standard error.
+    /// While it runs, a SIGINT or SIGTERM this process receives (once `rb_stop_on_signals` is on) is passed on to it.
     public static func run(_ executable: String, _ arguments: [String], input: Data? = nil, environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
@@ -25,6 +27,8 @@ public enum Subprocess {
         let stdin = input.map { _ in Pipe() }
         p.standardInput = stdin ?? FileHandle.nullDevice
         try p.run()
+        rb_add_child(p.processIdentifier)
+        defer { rb_remove_child(p.processIdentifier) }
         let group = DispatchGroup()
         if let stdin, let input {
             let writer = stdin.fileHandleForWriting

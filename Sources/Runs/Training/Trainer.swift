@@ -1,4 +1,5 @@
 // The one trainer: a run directory, its metrics, checkpoints, model selection and resume, for any task.
+import CRuntime
 import Engine
 import Foundation
 import NN
@@ -104,6 +105,8 @@ public final class Trainer<Task: TrainingTask> {
     private var lastEval: [String: Double]?
     private let log: MetricsLog
     private let provenance: Provenance
+    /// Held from the start of the run to its end: no second process trains it meanwhile.
+    private let lock: RunLock
 
     /// Called with a one-line progress report (a terminal rewrites it in place); `final` on the last step.
     public var progress: ((String, _ final: Bool) -> Void)?
@@ -126,9 +129,13 @@ public final class Trainer<Task: TrainingTask> {
         training = task.config.training
         optimizer = training.makeOptimizer(task.params)
         rng = RunRNG(seed: training.seed)
-        let metricsExisted = try RunFiles.prepare(runDir: runDir, resume: resume)
+        rb_stop_on_signals()  // from here a SIGINT/SIGTERM stops the run at a step boundary, its state saved (see run())
+        try RunFiles.makeDirectory(runDir)
+        lock = try RunLock.acquire(runDir)
+        let continues = try RunFiles.prepare(runDir: runDir, resume: resume)
+        let metricsExisted = FileManager.default.fileExists(atPath: runDir + "/" + RunFiles.metrics)
         log = try MetricsLog(path: runDir + "/" + RunFiles.metrics)
-        if resume {
+        if continues {
             try loadCheckpoint()
             try log.resume(atStep: Int64(step))
             if let last = try Self.lastRow(of: "eval", in: log.file) { lastEval = last.values }
@@ -174,6 +181,7 @@ public final class Trainer<Task: TrainingTask> {
         let sessionStart = DispatchTime.now().uptimeNanoseconds
         let wallAtStart = wallSeconds, stepAtStart = step
         func wallNow() -> Double { wallAtStart + Double(DispatchTime.now().uptimeNanoseconds - sessionStart) / 1e9 }
+        defer { lock.release() }
         do {
             while step < training.steps {
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -209,6 +217,14 @@ public final class Trainer<Task: TrainingTask> {
                     if !part.isEmpty { line += "  " + part }
                     if let tps = metrics["tokens_per_s"] { line += String(format: "  %.0f tok/s", tps) }
                     progress?(line + "  ETA " + formatDuration(eta), step == training.steps)
+                }
+                if rb_stop_signal() != 0 {
+                    // SIGINT or SIGTERM (also a fastweights grid's parent stopping or dying): keep everything so far.
+                    let signal = rb_stop_signal() == SIGINT ? "SIGINT" : "SIGTERM"
+                    try log.flush()
+                    if step % training.checkpointEvery != 0 { try saveCheckpoint() }
+                    try log.close()
+                    throw TrainingError("\(task.label)stopped by \(signal) after step \(step); checkpoint saved, continue with --resume")
                 }
                 if let stop = stopAfterStep, step >= stop {
                     try log.close()
