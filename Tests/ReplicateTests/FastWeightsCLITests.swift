@@ -87,6 +87,7 @@ final class FastWeightsCLITests: XCTestCase {
             (["fastweights", "--data", dir + "/missing", "--run-root", dir + "/r"], "no train.tsv"),
             (["fastweights", "--preset", "smoke", "--also-evaluate", dir + "/nope.tsv", "--run-root", dir + "/r"], "cannot read"),
             (["fastweights", "export-data", dir + "/x", "--sizes", "1,2"], "--sizes"),
+            (["fastweights", "--models", "lstm,a-lstm", "--hidden", "20,7"], "a-lstm needs an even hidden size"),
         ]
         for (args, why) in cases {
             let (rc, out, err) = try runReplicate(args)

@@ -5,13 +5,14 @@ import Foundation
 
 /// The models of Ba et al. 2016's Table 1, plus the suite's bridge to linear attention.
 public enum RetrievalModelKind: String, Codable, CaseIterable, Sendable {
-    case irnn, lstm, alstm = "a-lstm", fastWeights = "fast-weights", linearTransformer = "linear-transformer"
+    case irnn, lstm, alstm = "a-lstm", lstmAttention = "lstm-attention", fastWeights = "fast-weights", linearTransformer = "linear-transformer"
 
     public var label: String {
         switch self {
         case .irnn: return "IRNN"
         case .lstm: return "LSTM"
-        case .alstm: return "A-LSTM"
+        case .alstm: return "A-LSTM (Associative LSTM)"
+        case .lstmAttention: return "LSTM + attention over its past (ours)"
         case .fastWeights: return "Fast weights"
         case .linearTransformer: return "Linear transformer (decayed FW)"
         }
@@ -39,9 +40,23 @@ public struct RetrievalModelConfig: Codable, Equatable, Sendable {
     /// its successor, which takes a second layer (an induction head). The RNNs carry the previous symbol in
     /// their state anyway.
     public var tokenShift: Bool
+    /// Associative LSTM: redundant memory copies (nil: `defaultCopies`; absent from configurations written before
+    /// the Associative LSTM existed).
+    public var copies: Int?
+    /// Our choice (the paper's count for this task is not known to us): 4 copies, the first unpermuted.
+    public static let defaultCopies = 4
+    public var memoryCopies: Int { copies ?? Self.defaultCopies }
+
+    /// Problems with the shape (empty when it can be built).
+    public var problems: [String] {
+        var p: [String] = []
+        if kind == .alstm && hidden % 2 != 0 { p.append("a-lstm needs an even hidden size (R/2 complex units), not \(hidden)") }
+        if let c = copies, c < 1 || c > 64 { p.append("the Associative LSTM's copies must be between 1 and 64, not \(c)") }
+        return p
+    }
 
     public init(kind: RetrievalModelKind, hidden: Int, headHidden: Int = 100, length: Int = 11, lambda: Double = 0.95,
-                eta: Double = 0.5, innerSteps: Int = 1, heads: Int = 1, ffMultiple: Int = 2, tokenShift: Bool = true) {
+                eta: Double = 0.5, innerSteps: Int = 1, heads: Int = 1, ffMultiple: Int = 2, tokenShift: Bool = true, copies: Int? = nil) {
         self.kind = kind
         self.hidden = hidden
         self.headHidden = headHidden
@@ -52,6 +67,7 @@ public struct RetrievalModelConfig: Codable, Equatable, Sendable {
         self.heads = heads
         self.ffMultiple = ffMultiple
         self.tokenShift = tokenShift
+        self.copies = copies
     }
 }
 
@@ -104,7 +120,8 @@ public class RetrievalModel<T: Real> {
         switch config.kind {
         case .irnn: return IRNNRetrieval(config, rng: &rng)
         case .lstm: return LSTMRetrieval(config, rng: &rng)
-        case .alstm: return AttentionLSTMRetrieval(config, rng: &rng)
+        case .alstm: return AssociativeLSTMRetrieval(config, rng: &rng)
+        case .lstmAttention: return AttentionLSTMRetrieval(config, rng: &rng)
         case .fastWeights: return FastWeightsRetrieval(config, rng: &rng)
         case .linearTransformer: return LinearTransformerRetrieval(config, rng: &rng)
         }
@@ -152,7 +169,25 @@ final class LSTMRetrieval<T: Real>: RetrievalModel<T> {
     }
 }
 
-/// An LSTM with attention over its own past hidden states: at every step the new hidden state h(t) queries
+/// Danihelka et al. 2016's Associative LSTM (see `AssociativeLSTM`), `memoryCopies` copies; R must be even.
+final class AssociativeLSTMRetrieval<T: Real>: RetrievalModel<T> {
+    var cell: AssociativeLSTM<T>!
+
+    init(_ config: RetrievalModelConfig, rng: inout Philox) {
+        var l: AssociativeLSTM<T>?
+        super.init(config, featureSize: config.hidden, rng: &rng) { store, rng in
+            l = AssociativeLSTM(store, "alstm", input: AssociativeRetrieval.vocabulary, hidden: config.hidden, copies: config.memoryCopies, rng: &rng)
+        }
+        cell = l
+    }
+
+    override func features(_ ids: [Int32], batch: Int) -> Tensor<T> {
+        cell(oneHotSteps(ids, batch: batch)).outputs.last!
+    }
+}
+
+/// Not in Ba et al.: an LSTM with attention over its own past hidden states (this suite's first reading of
+/// "A-LSTM", kept under its own name): at every step the new hidden state h(t) queries
 /// h(1) ... h(t) (scores <W_a h(t), h(tau)> / sqrt(R), softmax), the context c(t) feeds the next step's gates
 /// through W_c (input feeding, as in Luong et al. 2015), and the readout sees [h(T), c(T)].
 final class AttentionLSTMRetrieval<T: Real>: RetrievalModel<T> {

@@ -28,6 +28,29 @@ public struct RetrievalTrainingConfig: RunConfig {
 
     /// The run directory's name: `<model>-R<hidden>`.
     public var runName: String { "\(model.kind.rawValue)-R\(model.hidden)" }
+
+    /// Bytes a training step needs, roughly (the order of magnitude is what matters: it refuses sizes that cannot
+    /// fit): the parameters four times (weights, gradients, Adam's two moments) and the Float32 activations the
+    /// tape keeps for a batch, per position a multiple of R that depends on the model (gates, inner steps, the
+    /// transformer block) and, for the models with a memory of their past states, the stacked history.
+    public var estimatedTrainingBytes: Double {
+        let m = model, r = Double(m.hidden), l = Double(m.length), symbols = Double(AssociativeRetrieval.vocabulary)
+        // Parameters per R^2; activations per position, in units of R; the readout's input, in units of R.
+        let square: Double, perPosition: Double, features: Double
+        switch m.kind {
+        case .irnn: (square, perPosition, features) = (1, 4, 1)
+        case .lstm: (square, perPosition, features) = (4, 12, 1)
+        case .fastWeights: (square, perPosition, features) = (1, 3 + 5 * Double(m.innerSteps) + (m.innerSteps > 0 ? l : 0), 1)
+        case .linearTransformer: (square, perPosition, features) = (4 + 2 * Double(m.ffMultiple), 14 + 2 * Double(m.ffMultiple), 1)
+        case .alstm: (square, perPosition, features) = (4.5, 16 + 8 * Double(m.memoryCopies), 1)  // gates, keys, one cell per copy
+        case .lstmAttention: (square, perPosition, features) = (9, 16 + l, 2)  // the stacked history
+        }
+        let head = Double(m.headHidden)
+        let readout = m.headHidden > 0 ? features * r * head + head * 10 : features * r * 10
+        let parameters = square * r * r + 4 * symbols * r + (l + 2 * symbols) * r + readout
+        let activations = Double(training.batch) * (l * (symbols + perPosition * r) + features * r + 2 * head)
+        return 4 * (4 * parameters + activations)
+    }
 }
 
 /// Error rate and mean cross-entropy of a model on a set.
