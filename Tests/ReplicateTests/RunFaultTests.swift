@@ -196,4 +196,25 @@ final class RunFaultTests: XCTestCase {
             }
         }
     }
+
+    /// Errors name their cause: a run of another paper, a read-only file system.
+    func testErrorsNameTheirCause() throws {
+        let dir = try makeTempDirectory()
+        let root = dir + "/fw"
+        var (rc, _, err) = try runReplicate(["fastweights", "--preset", "smoke", "--models", "lstm", "--hidden", "8", "--steps", "10",
+                                             "--eval-every", "10", "--checkpoint-every", "10", "--jobs", "1", "--run-root", root])
+        XCTAssertEqual(rc, 0, err)
+        (rc, _, err) = try runReplicate(lmArgs(try corpus(dir), root + "/lstm-R8", steps: 20) + ["--resume"])
+        XCTAssertNotEqual(rc, 0)
+        XCTAssertTrue(errorLine(err).contains("not a run of al-rfou2018 (a run of fastweights2016)"), err)
+        let mount = dir + "/ro"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        guard try Subprocess.run("/bin/mount", ["-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mount]).status == 0 else {
+            throw XCTSkip("cannot mount a read-only tmpfs here")
+        }
+        defer { _ = try? Subprocess.run("/bin/umount", [mount]) }
+        (rc, _, err) = try runReplicate(lmArgs(try corpus(dir), mount + "/run", steps: 20))
+        XCTAssertNotEqual(rc, 0)
+        XCTAssertTrue(errorLine(err).contains("cannot create the directory (Read-only file system)"), err)
+    }
 }

@@ -105,8 +105,14 @@ public enum RunFiles {
             }
             probe = (probe as NSString).deletingLastPathComponent
         }
-        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw StoreError("\(path): cannot create the directory (\(describe(error)))")
+        // mkdir(2) one component at a time, so that a failure has its errno ("Read-only file system",
+        // "Permission denied", "No space left on device").
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw StoreError("\(path): cannot create the directory (\(String(cString: strerror(errno))))")
+            }
         }
     }
 

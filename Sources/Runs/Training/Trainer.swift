@@ -306,9 +306,12 @@ public final class Trainer<Task: TrainingTask> {
 
     private func loadCheckpoint() throws {
         let f = try Checkpoint.open(checkpointPath)
-        guard try f.attribute("experiment")?.stringValue == task.experiment,
-              let json = try f.attribute("config")?.stringValue, let stored = try? Task.Config.fromJSON(json) else {
-            throw TrainingError("\(checkpointPath): not a \(task.experiment) checkpoint")
+        let experiment = try f.attribute("experiment")?.stringValue
+        guard experiment == task.experiment else {
+            throw TrainingError("\(checkpointPath): not a run of \(task.experiment) (" + (experiment.map { "a run of \($0)" } ?? "no experiment recorded") + ")")
+        }
+        guard let json = try f.attribute("config")?.stringValue, let stored = try? Task.Config.fromJSON(json) else {
+            throw TrainingError("\(checkpointPath): not a run of \(task.experiment) (its configuration does not read as one)")
         }
         guard stored == task.config else {
             throw TrainingError("\(checkpointPath) was made with a different configuration; resume with the same preset and options")
