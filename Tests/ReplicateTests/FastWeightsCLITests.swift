@@ -98,4 +98,22 @@ final class FastWeightsCLITests: XCTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/r"), "nothing is written when the input is bad")
     }
+
+    /// The Table 1 figure draws the paper's numbers (hatched) beside ours (solid) for the models and sizes both have.
+    func testTable1FigureShowsThePaperBesideOurs() throws {
+        guard Gnuplot.executable != nil else { throw XCTSkip("gnuplot is not installed") }
+        let dir = try makeTempDirectory()
+        let root = dir + "/runs/fastweights/retrieval"
+        var (rc, _, err) = try runReplicate(["fastweights", "--preset", "smoke", "--models", "lstm,a-lstm", "--hidden", "20", "--steps", "10",
+                                             "--eval-every", "10", "--checkpoint-every", "10", "--jobs", "1", "--run-root", root])
+        XCTAssertEqual(rc, 0, err)
+        (rc, _, err) = try runReplicate(["figures", dir + "/runs", "--format", "svg"])
+        XCTAssertEqual(rc, 0, err)
+        let svg = try String(contentsOfFile: root + "/figures/table1_paper_vs_ours.svg", encoding: .utf8)
+        for name in ["LSTM: paper", "LSTM: ours", "A-LSTM (Associative LSTM): paper", "A-LSTM (Associative LSTM): ours", "R = 20"] {
+            XCTAssertTrue(svg.contains(name), name)
+        }
+        XCTAssertFalse(svg.contains("Fast weights: paper"), "only the models that were run")
+        XCTAssertTrue(svg.contains("<pattern"), "the paper's bars are hatched")
+    }
 }

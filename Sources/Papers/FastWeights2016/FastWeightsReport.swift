@@ -121,6 +121,23 @@ public enum FastWeightsReport {
             try Gnuplot.draw(BarChart(title: "Associative retrieval: test error of the selected models (ours)", yLabel: "test error (%)",
                                       categories: sizes.map { "R = \($0)" }, seriesNames: kinds.map(\.label), values: values), to: path)
             files.append(path)
+            // The paper's Table 1 beside ours: hatched bars the paper's numbers, solid bars ours, one colour per model.
+            let compared = FastWeights2016.paperTable1.filter { row in kinds.contains(row.kind) }
+            let paperSizes = sizes.filter { r in compared.contains { $0.errors[r] != nil } }
+            if !compared.isEmpty && !paperSizes.isEmpty {
+                var names: [String] = [], rows: [[Double]] = [], styles: [(color: Int, pattern: Int?)] = []
+                for (i, row) in compared.enumerated() {
+                    names += ["\(row.kind.label): paper", "\(row.kind.label): ours"]
+                    rows.append(paperSizes.map { row.errors[$0] ?? .nan })
+                    rows.append(paperSizes.map { r in (finished.first { $0.kind == row.kind && $0.hidden == r }?.testError).map { $0 * 100 } ?? .nan })
+                    styles += [(i, 4), (i, nil)]
+                }
+                let comparison = (figures as NSString).appendingPathComponent("table1_paper_vs_ours.\(format)")
+                try Gnuplot.draw(BarChart(title: "Associative retrieval, Table 1: the paper (hatched, recalled values) beside ours (solid)",
+                                          yLabel: "test error (%)", categories: paperSizes.map { "R = \($0)" }, seriesNames: names,
+                                          values: rows, styles: styles), to: comparison)
+                files.append(comparison)
+            }
         }
         return (table, files)
     }

@@ -48,8 +48,14 @@ public struct BarChart {
     /// values[s][c]: series s in category c.
     public var values: [[Double]]
     public var errors: [[Double]]?
-    public init(title: String, yLabel: String, categories: [String], seriesNames: [String], values: [[Double]], errors: [[Double]]? = nil) {
+    /// Per series: a colour index (series with one index share a colour) and a fill pattern (nil: solid; gnuplot's
+    /// pattern numbers, e.g. 4 or 5 for hatching). nil: every series its own colour, solid.
+    public var styles: [(color: Int, pattern: Int?)]?
+    public init(title: String, yLabel: String, categories: [String], seriesNames: [String], values: [[Double]], errors: [[Double]]? = nil,
+                styles: [(color: Int, pattern: Int?)]? = nil) {
         precondition(values.count == seriesNames.count && values.allSatisfy { $0.count == categories.count }, "BarChart: values do not match series x categories")
+        precondition(styles == nil || styles!.count == seriesNames.count, "BarChart: one style per series")
+        self.styles = styles
         self.title = title
         self.yLabel = yLabel
         self.categories = categories
@@ -119,7 +125,11 @@ public enum Gnuplot {
         for (i, name) in chart.seriesNames.enumerated() {
             let col = 2 + i * width
             let using = chart.errors == nil ? "\(col)" : "\(col):\(col + 1)"
-            plots.append("$bars using \(using)\(i == 0 ? ":xtic(1)" : "") title \(quote(name))")
+            var style = ""
+            if let st = chart.styles?[i] {
+                style = " lc \(st.color + 1)" + (st.pattern.map { " fs pattern \($0) border" } ?? " fs solid 0.6 border -1")
+            }
+            plots.append("$bars using \(using)\(i == 0 ? ":xtic(1)" : "") title \(quote(name))" + style)
         }
         s += "plot " + plots.joined(separator: ", \\\n  ") + "\n"
         try render(s, to: path)
