@@ -1,9 +1,19 @@
 #!/usr/bin/env python3
-"""The PyTorch peer for `replicate bench engine`: the identical model and optimizer, timed the same way.
+"""The PyTorch peer of `replicate bench linear-attention`: the same model with every attention kind, timed the same way.
 
-Pre-LN decoder-only transformer (learned positions at the input, GELU tanh, causal softmax attention through
-F.scaled_dot_product_attention), Adam, random tokens; prints one JSON line with tokens/s.
-Use PyTorch 2.x from PyPI (see ../shared/PERFORMANCE.md):  python3 -m venv V && V/bin/pip install torch
+The model is bench_peer.py's (pre-LN decoder, learned positions at the input, GELU tanh, Adam, random tokens, no
+dropout) with the attention swapped, laid out like Sources/NN/Attention/LinearAttentionKernel.swift: one input
+projection holding q, k (heads x d_k each), v (d_model), then beta (delta rule) and the decay gate (per-token decay),
+one per head. The linear kinds run the chunked form of Sources/NN/Attention/LinearAttention.swift (blocks of C
+tokens: quadratic inside a block, the state carried between blocks; the delta rule's WY form through
+torch.linalg.solve_triangular); softmax runs F.scaled_dot_product_attention. Decoding steps one block one token at a
+time: softmax over a preallocated KV cache, a linear kind its recurrent state.
+
+  --mode train   one JSON line: tokens/s, the step's memory (peak RSS minus RSS before the first step), params
+  --mode decode  one JSON line: median milliseconds per token of one block at each of --decode-contexts
+  --mode check   chunked against token-by-token recurrence in float64 for every kind (the twin's own test)
+
+Use PyTorch 2.x (see ../shared/PERFORMANCE.md); the bench passes --python.
 """
 import argparse
 import json
@@ -15,36 +25,219 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-p = argparse.ArgumentParser()
-for name, default in [("layers", 4), ("d_model", 256), ("heads", 4), ("d_ff", 1024), ("context", 256), ("batch", 16),
-                      ("vocab", 256), ("steps", 10), ("warmup", 2), ("threads", 2)]:
-    p.add_argument("--" + name.replace("_", "-"), type=int, default=default)
-a = p.parse_args()
-torch.set_num_threads(a.threads)
-torch.manual_seed(0)
+KINDS = {
+    # name: (feature map, delta rule, decay, normaliser)
+    "linear": ("identity", False, None, False),
+    "linear-norm": ("identity", False, None, True),
+    "elu": ("elu1", False, None, True),
+    "decayed": ("identity", False, ("fixed", 0.95, 0.5), False),
+    "decayed-learned": ("identity", False, ("learned", 0.95), False),
+    "delta": ("identity", True, None, False),
+    "gated-delta": ("identity", True, ("token", 3.0), False),
+    "dpfp1": ("dpfp1", False, None, True),
+    "dpfp2": ("dpfp2", False, None, True),
+    "dpfp3": ("dpfp3", False, None, True),
+}
 
 
-class Block(nn.Module):
-    def __init__(self):
+def rss_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def features(x, fmap):
+    if fmap == "identity":
+        return x
+    if fmap == "elu1":
+        return F.elu(x) + 1
+    nu = int(fmap[4:])
+    r = F.relu(torch.cat([x, -x], dim=-1))
+    return torch.cat([r * torch.roll(r, shifts=i, dims=-1) for i in range(1, nu + 1)], dim=-1)
+
+
+def linear_chunked(q, k, v, g, beta, normalize, chunk, eps=1e-6):
+    """q, k [N, T, dk], v [N, T, dv], g [N, T] log decay or None, beta [N, T] or None -> o [N, T, dv]."""
+    n, t, dk = q.shape
+    dv = v.shape[2]
+    s = q.new_zeros(n, dk, dv)
+    z = q.new_zeros(n, dk) if normalize else None
+    out = []
+    for start in range(0, t, chunk):
+        qc, kc, vc = q[:, start:start + chunk], k[:, start:start + chunk], v[:, start:start + chunk]
+        length = qc.shape[1]
+        tri = torch.ones(length, length, dtype=torch.bool).tril()
+        if g is not None:
+            cum = g[:, start:start + chunk].cumsum(1)  # [N, L]
+            d = (cum[:, :, None] - cum[:, None, :]).masked_fill(~tri, float("-inf")).exp()
+            exp_g = cum.exp()[:, :, None]
+            to_end = (cum[:, -1:] - cum).exp()[:, :, None]
+            exp_gl = cum[:, -1].exp()
+        else:
+            d = tri.to(q.dtype)
+            exp_g = to_end = exp_gl = None
+        qk = (qc @ kc.transpose(1, 2)) * d
+        u = vc
+        if beta is not None:
+            b = beta[:, start:start + chunk, None]
+            kk = (kc @ kc.transpose(1, 2)) * d
+            ks = kc @ s
+            rhs = (vc - (ks * exp_g if exp_g is not None else ks)) * b
+            lower = (kk * b).tril(-1) + torch.eye(length, dtype=q.dtype)
+            u = torch.linalg.solve_triangular(lower, rhs, upper=False, unitriangular=True)
+        qs = qc @ s
+        o = qk @ u + (qs * exp_g if exp_g is not None else qs)
+        k_end = kc * to_end if to_end is not None else kc
+        s_next = k_end.transpose(1, 2) @ u + (s * exp_gl[:, None, None] if exp_gl is not None else s)
+        if normalize:
+            qz = (qc @ z[:, :, None])
+            den = qk.sum(2, keepdim=True) + (qz * exp_g if exp_g is not None else qz)
+            o = o / (den + eps)
+            z = k_end.sum(1) + (z * exp_gl[:, None] if exp_gl is not None else z)
+        s = s_next
+        out.append(o)
+    return torch.cat(out, dim=1)
+
+
+def linear_recurrent_step(q, k, v, g, beta, normalize, state, eps=1e-6):
+    """One token: q, k [N, dk], v [N, dv], g, beta [N] or None; state (S [N, dk, dv], z [N, dk] or None)."""
+    s, z = state
+    if g is not None:
+        a = g.exp()
+        s = s * a[:, None, None]
+        if z is not None:
+            z = z * a[:, None]
+    u = v
+    if beta is not None:
+        u = (v - (k[:, None, :] @ s)[:, 0]) * beta[:, None]
+    s = s + k[:, :, None] * u[:, None, :]
+    o = (q[:, None, :] @ s)[:, 0]
+    if normalize:
+        z = z + k
+        o = o / ((q * z).sum(1, keepdim=True) + eps)
+    return o, (s, z)
+
+
+class LinearAttention(nn.Module):
+    def __init__(self, kind, d_model, heads, key_dim, chunk):
         super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(a.d_model), nn.LayerNorm(a.d_model)
-        self.qkv, self.proj = nn.Linear(a.d_model, 3 * a.d_model), nn.Linear(a.d_model, a.d_model)
-        self.fc, self.fc_proj = nn.Linear(a.d_model, a.d_ff), nn.Linear(a.d_ff, a.d_model)
+        self.fmap, self.delta, self.decay, self.normalize = KINDS[kind]
+        self.heads, self.dk, self.dv, self.chunk = heads, key_dim or d_model // heads, d_model // heads, chunk
+        self.gated = self.decay is not None and self.decay[0] == "token"
+        width = heads * 2 * self.dk + d_model + (heads if self.delta else 0) + (heads if self.gated else 0)
+        self.qkv = nn.Linear(d_model, width)
+        if self.gated:
+            with torch.no_grad():
+                self.qkv.bias[-heads:] = self.decay[1]
+        if self.decay is not None and self.decay[0] == "learned":
+            lam = self.decay[1]
+            self.a = nn.Parameter(torch.full((heads,), math.log(lam / (1 - lam))))
+
+    def split(self, x):
+        """[B, T, width] -> q, k [B*H, T, dk'], v [B*H, T, dv], g, beta [B*H, T] or None."""
+        b, t, _ = x.shape
+        h, dk, dv = self.heads, self.dk, self.dv
+
+        def heads_of(y, d):
+            return y.reshape(b, t, h, d).transpose(1, 2).reshape(b * h, t, d)
+        col = 0
+        q = heads_of(x[..., col:col + h * dk], dk); col += h * dk
+        k = heads_of(x[..., col:col + h * dk], dk); col += h * dk
+        v = heads_of(x[..., col:col + h * dv], dv); col += h * dv
+        q, k = features(q, self.fmap), features(k, self.fmap)
+        beta = g = None
+        if self.delta:
+            q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+            beta = torch.sigmoid(heads_of(x[..., col:col + h], 1))[..., 0]; col += h
+        if not self.normalize:
+            q = q / math.sqrt(q.shape[-1])
+        if self.decay is not None:
+            if self.decay[0] == "fixed":
+                k = k * self.decay[2]
+                g = torch.full((b * h, t), math.log(self.decay[1]), dtype=x.dtype)
+            elif self.decay[0] == "learned":
+                g = F.logsigmoid(self.a)[None, :, None].expand(b, h, t).reshape(b * h, t)
+            else:
+                g = F.logsigmoid(heads_of(x[..., col:col + h], 1))[..., 0]
+        return q, k, v, g, beta
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        q, k, v, g, beta = self.split(self.qkv(x))
+        o = linear_chunked(q, k, v, g, beta, self.normalize, self.chunk)
+        return o.reshape(b, self.heads, t, self.dv).transpose(1, 2).reshape(b, t, self.heads * self.dv)
+
+    def initial_state(self, batch):
+        n = batch * self.heads
+        dkf = features(torch.zeros(1, self.dk), self.fmap).shape[-1]
+        return (torch.zeros(n, dkf, self.dv), torch.zeros(n, dkf) if self.normalize else None)
+
+    def step(self, x, state):
+        q, k, v, g, beta = self.split(self.qkv(x))  # x [B, 1, d]
+        o, state = linear_recurrent_step(q[:, 0], k[:, 0], v[:, 0], None if g is None else g[:, 0],
+                                         None if beta is None else beta[:, 0], self.normalize, state)
+        return o.reshape(x.shape[0], 1, -1), state
+
+
+class SoftmaxAttention(nn.Module):
+    def __init__(self, d_model, heads):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
 
     def forward(self, x):
         b, t, c = x.shape
-        q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
-        q, k, v = [z.view(b, t, a.heads, c // a.heads).transpose(1, 2) for z in (q, k, v)]
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, c)
-        x = x + self.proj(y)
+        q, k, v = self.qkv(x).split(c, dim=2)
+        q, k, v = [z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v)]
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, c)
+
+    def initial_state(self, batch, capacity, filled):
+        """A KV cache with room for `capacity` positions, the first `filled` holding random keys and values."""
+        dh = self.qkv.in_features // self.heads
+        keys = torch.zeros(batch, self.heads, capacity, dh)
+        values = torch.zeros(batch, self.heads, capacity, dh)
+        keys[:, :, :filled].uniform_(-0.5, 0.5)
+        values[:, :, :filled].uniform_(-0.5, 0.5)
+        return (keys, values, filled)
+
+    def step(self, x, state):
+        keys, values, n = state
+        b, _, c = x.shape
+        q, k, v = self.qkv(x).split(c, dim=2)
+        q, k, v = [z.view(b, 1, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v)]
+        keys[:, :, n:n + 1] = k
+        values[:, :, n:n + 1] = v
+        y = F.scaled_dot_product_attention(q, keys[:, :, :n + 1], values[:, :, :n + 1])
+        return y.transpose(1, 2).reshape(b, 1, c), (keys, values, n + 1)
+
+
+class Block(nn.Module):
+    def __init__(self, a):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(a.d_model), nn.LayerNorm(a.d_model)
+        self.attn = SoftmaxAttention(a.d_model, a.heads) if a.attention == "softmax" else \
+            LinearAttention(a.attention, a.d_model, a.heads, a.key_dim, a.chunk)
+        self.proj = nn.Linear(a.d_model, a.d_model)
+        self.fc, self.fc_proj = nn.Linear(a.d_model, a.d_ff), nn.Linear(a.d_ff, a.d_model)
+
+    def ff(self, x):
         return x + self.fc_proj(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+
+    def forward(self, x):
+        return self.ff(x + self.proj(self.attn(self.ln1(x))))
+
+    def step(self, x, state):
+        y, state = self.attn.step(self.ln1(x), state)
+        return self.ff(x + self.proj(y)), state
 
 
 class LM(nn.Module):
-    def __init__(self):
+    def __init__(self, a):
         super().__init__()
         self.tok, self.pos = nn.Embedding(a.vocab, a.d_model), nn.Embedding(a.context, a.d_model)
-        self.blocks = nn.ModuleList([Block() for _ in range(a.layers)])
+        self.blocks = nn.ModuleList([Block(a) for _ in range(a.layers)])
         self.ln_f, self.head = nn.LayerNorm(a.d_model), nn.Linear(a.d_model, a.vocab)
 
     def forward(self, idx):
@@ -54,29 +247,94 @@ class LM(nn.Module):
         return self.head(self.ln_f(x))
 
 
-model = LM()
-opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-x = torch.randint(0, a.vocab, (a.batch, a.context))
-y = torch.randint(0, a.vocab, (a.batch, a.context))
+def train(a):
+    model = LM(a)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.randint(0, a.vocab, (a.batch, a.context))
+    y = torch.randint(0, a.vocab, (a.batch, a.context))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x).reshape(-1, a.vocab), y.reshape(-1))
+        loss.backward()
+        opt.step()
+        return loss.item()
+    before = rss_bytes()
+    for _ in range(a.warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    dt = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"tokens_per_s": a.steps * a.batch * a.context / dt, "seconds_per_step": dt / a.steps,
+            "step_mb": max(0, peak - before) / 1048576, "peak_mb": peak / 1048576,
+            "params": sum(p.numel() for p in model.parameters())}
 
 
-def step():
-    opt.zero_grad(set_to_none=True)
-    loss = F.cross_entropy(model(x).reshape(-1, a.vocab), y.reshape(-1))
-    loss.backward()
-    opt.step()
-    return loss.item()
+def decode(a):
+    block = Block(a)
+    x = (torch.arange(a.d_model) % 7).float().div(7).reshape(1, 1, a.d_model)
+    out = {}
+    with torch.no_grad():
+        for ctx in a.decode_contexts:
+            state = block.attn.initial_state(1, ctx + a.tokens + 2, ctx) if a.attention == "softmax" else block.attn.initial_state(1)
+            times = []
+            for i in range(a.tokens + 2):
+                t0 = time.perf_counter()
+                _, state = block.step(x, state)
+                if i >= 2:
+                    times.append((time.perf_counter() - t0) * 1000)
+            out[str(ctx)] = sorted(times)[len(times) // 2]
+    return {"ms_per_token": out}
 
 
-for _ in range(a.warmup):
-    step()
-t0 = time.perf_counter()
-for _ in range(a.steps):
-    step()
-dt = time.perf_counter() - t0
-print(json.dumps({
-    "torch": torch.__version__, "threads": torch.get_num_threads(),
-    "params": sum(p.numel() for p in model.parameters()),
-    "tokens_per_s": a.steps * a.batch * a.context / dt, "seconds_per_step": dt / a.steps,
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-}))
+def check():
+    """Chunked (lengths below, equal to and not divisible by the chunk) against the recurrence, every kind."""
+    torch.manual_seed(0)
+    worst = 0.0
+    for kind in KINDS:
+        for t in (5, 8, 13):
+            layer = LinearAttention(kind, 12, 3, None, 4).double()
+            with torch.no_grad():
+                if layer.gated:
+                    layer.qkv.bias[-3:] = 0.5
+                x = layer.qkv(torch.randn(2, t, 12, dtype=torch.float64))
+                q, k, v, g, beta = layer.split(x)
+                if layer.fmap != "identity" or layer.normalize:
+                    q, k = q.abs() + 0.1, k.abs() + 0.1
+                full = linear_chunked(q, k, v, g, beta, layer.normalize, 4)
+                n = q.shape[0]
+                dkf = q.shape[2]
+                state = (torch.zeros(n, dkf, v.shape[2], dtype=torch.float64),
+                         torch.zeros(n, dkf, dtype=torch.float64) if layer.normalize else None)
+                steps = []
+                for i in range(t):
+                    o, state = linear_recurrent_step(q[:, i], k[:, i], v[:, i], None if g is None else g[:, i],
+                                                     None if beta is None else beta[:, i], layer.normalize, state)
+                    steps.append(o)
+                err = (full - torch.stack(steps, 1)).abs().max().item()
+                worst = max(worst, err)
+                assert err < 1e-9, f"{kind} T={t}: chunked and recurrent differ by {err}"
+    return {"check": "ok", "kinds": len(KINDS), "max_abs_difference": worst}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--mode", choices=["train", "decode", "check"], default="train")
+    p.add_argument("--attention", default="softmax", choices=["softmax"] + list(KINDS))
+    for name, default in [("layers", 3), ("d_model", 128), ("heads", 4), ("d_ff", 512), ("context", 256), ("batch", 16),
+                          ("vocab", 256), ("steps", 3), ("warmup", 1), ("threads", 2), ("chunk", 64), ("tokens", 24)]:
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=default)
+    p.add_argument("--key-dim", type=int, default=None)
+    p.add_argument("--decode-contexts", type=lambda s: [int(c) for c in s.split(",")], default=[1024, 8192, 65536])
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    result = check() if a.mode == "check" else train(a) if a.mode == "train" else decode(a)
+    result.update({"torch": torch.__version__, "threads": torch.get_num_threads()})
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "Training steps (default: the preset's).") public var steps: Int?
     @Option(help: "Examples (sequences) per batch (default: the preset's).") public var batch: Int?
     @Option(help: "Learning rate (default: the preset's).") public var lr: Double?
-    @Option(help: "Optimizer: adam, adamw or sgd (momentum) (default: the preset's).") public var optimizer: OptimizerKind?
+    @Option(help: "Optimizer: adam, adamw, sgd (momentum) or rmsprop (default: the preset's).") public var optimizer: OptimizerKind?
     @Option(help: "Random seed, 0 to 2^63-1: initialisation, data order, dropout (and generated data) (default: 1).") public var seed: UInt64?
     @Option(help: "Evaluate every N steps (default: the preset's).") public var evalEvery: Int?
     @Option(help: "Checkpoint every N steps, and at the end (default: the preset's).") public var checkpointEvery: Int?

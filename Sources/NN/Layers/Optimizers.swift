@@ -163,6 +163,44 @@ public final class Adam<T: Real>: Optimizer {
     }
 }
 
+/// RMSProp (Tieleman & Hinton), in PyTorch's formulation (torch.optim.RMSprop without momentum, not centered):
+/// v = alpha v + (1 - alpha) g^2; p -= lr g / (sqrt(v) + eps), with v starting at 0 and eps added after the
+/// square root. Weight decay is L2 (g += wd p before the update), only for entries marked `decay`.
+public final class RMSProp<T: Real>: Optimizer {
+    public let params: ParameterStore<T>
+    public let alpha: Double, eps: Double, weightDecay: Double
+    private var squareAvg: [T]
+    public private(set) var steps = 0
+
+    public init(_ params: ParameterStore<T>, alpha: Double = 0.99, eps: Double = 1e-8, weightDecay: Double = 0) {
+        precondition(params.isFinalized, "finalize the parameter store before making an optimizer")
+        self.params = params
+        self.alpha = alpha
+        self.eps = eps
+        self.weightDecay = weightDecay
+        squareAvg = [T](repeating: 0, count: params.count)
+    }
+
+    public func step(lr: Double) {
+        steps += 1
+        squareAvg.withUnsafeMutableBufferPointer { V in
+            for entry in params.entries {
+                rmspropUpdate(p: params.values + entry.offset, g: params.gradients + entry.offset, squareAvg: V.baseAddress! + entry.offset,
+                              count: entry.count, lr: lr, alpha: alpha, eps: eps, weightDecay: entry.decay ? weightDecay : 0)
+            }
+        }
+    }
+
+    public var state: OptimizerState {
+        OptimizerState(arrays: [("square_avg", squareAvg.map { Double($0) })], steps: steps)
+    }
+
+    public func restore(_ state: OptimizerState) throws {
+        squareAvg = try state.array("square_avg", count: squareAvg.count).map { T($0) }
+        steps = state.steps
+    }
+}
+
 /// One Adam(W) update of `count` parameters (see `Adam`). A free function so that it is specialised for Float
 /// even when the optimizer is reached through the `Optimizer` existential.
 @_specialize(where T == Float)
@@ -202,6 +240,23 @@ func sgdUpdate<T: Real>(
                 d = nesterov ? d + mu * buffer[i] : buffer[i]
             }
             p[i] -= rate * d
+        }
+    }
+}
+
+/// One RMSProp update of `count` parameters (see `RMSProp`).
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func rmspropUpdate<T: Real>(
+    p: UnsafeMutablePointer<T>, g: UnsafeMutablePointer<T>, squareAvg: UnsafeMutablePointer<T>, count: Int,
+    lr: Double, alpha: Double, eps: Double, weightDecay: Double
+) {
+    let a = T(alpha), e = T(eps), rate = T(lr), wd = T(weightDecay)
+    parallelFor(count, grain: 1 << 14) { range in
+        for i in range {
+            let grad = g[i] + wd * p[i]
+            squareAvg[i] = a * squareAvg[i] + (1 - a) * grad * grad
+            p[i] -= rate * (grad / (squareAvg[i].squareRoot() + e))  // torch: addcdiv(p, g, sqrt(v) + eps, value: -lr)
         }
     }
 }

@@ -11,6 +11,8 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
     case adamw
     /// SGD with momentum (PyTorch's formulation), L2 weight decay.
     case sgd
+    /// RMSProp (PyTorch's formulation: alpha 0.99, eps 1e-8, no momentum, not centered), L2 weight decay.
+    case rmsprop
 }
 
 /// The learning-rate schedule of a run.
@@ -73,6 +75,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case .adam: return Adam(params, weightDecay: weightDecay, decoupled: false)
         case .adamw: return Adam(params, weightDecay: weightDecay, decoupled: true)
         case .sgd: return SGD(params, momentum: momentum, weightDecay: weightDecay)
+        case .rmsprop: return RMSProp(params, weightDecay: weightDecay)
         }
     }
 
