@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The PyTorch peer of `replicate bench linear-attention`: the same model with every attention kind, timed the same way.
+"""The PyTorch peer of `replicate bench engine` and `replicate bench linear-attention`: the same model, timed the same way.
 
-The model is bench_peer.py's (pre-LN decoder, learned positions at the input, GELU tanh, Adam, random tokens, no
-dropout) with the attention swapped, laid out like Sources/NN/Attention/LinearAttentionKernel.swift: one input
+Pre-LN decoder-only transformer (learned positions at the input, GELU tanh, Adam, random tokens, no dropout); causal
+softmax attention through F.scaled_dot_product_attention, or a linear kind laid out like Sources/NN/Attention/LinearAttentionKernel.swift: one input
 projection holding q, k (heads x d_k each), v (d_model), then beta (delta rule) and the decay gate (per-token decay),
 one per head. The linear kinds run the chunked form of Sources/NN/Attention/LinearAttention.swift (blocks of C
 tokens: quadratic inside a block, the state carried between blocks; the delta rule's WY form through

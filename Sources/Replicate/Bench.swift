@@ -84,7 +84,7 @@ struct BenchEngine: ParsableCommand {
     }
 
     private func runPeer() -> [String: Any]? {
-        let args = ["--layers", String(layers), "--d-model", String(dModel), "--heads", String(heads), "--d-ff", String(dFF),
+        let args = ["--mode", "train", "--attention", "softmax", "--layers", String(layers), "--d-model", String(dModel), "--heads", String(heads), "--d-ff", String(dFF),
                     "--context", String(context), "--batch", String(batch), "--vocab", String(vocab), "--steps", String(steps),
                     "--warmup", String(warmup), "--threads", String(threads)]
         guard let json = runPython(script: "bench_peer.py", args, python: python) else {
@@ -167,7 +167,7 @@ struct BenchLinearAttention: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linear-attention",
         abstract: "Training tokens/s and step memory against context, and decode time per token against context, for softmax and the "
-            + "linear kinds, in our engine and in a PyTorch twin (scripts/bench_linear_peer.py) in the same run; prints the ratios "
+            + "linear kinds, in our engine and in a PyTorch twin (scripts/bench_peer.py) in the same run; prints the ratios "
             + "and writes scaling.h5 (redrawn by `replicate figures`).")
 
     @Option(help: "Comma-separated attention kinds (softmax first is the reference).") var attention = "softmax,elu,decayed,delta,gated-delta"
@@ -278,7 +278,7 @@ struct BenchLinearAttention: ParsableCommand {
         print(path)
     }
 
-    private func runPeer(_ args: [String]) -> [String: Any]? { runPython(script: "bench_linear_peer.py", args, python: python) }
+    private func runPeer(_ args: [String]) -> [String: Any]? { runPython(script: "bench_peer.py", args, python: python) }
 }
 
 /// The last line of `text` that is a JSON object.

@@ -10,13 +10,8 @@ import XCTest
 /// `replicate al-rfou2018` end to end through the binary, on a small generated corpus.
 final class AlRfouCLITests: XCTestCase {
     func corpusFile(_ dir: String) throws -> String {
-        var rng = Philox(seed: 4)
-        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran"]
-        var text = ""
-        while text.utf8.count < 20_000 { text += words[rng.below(words.count)] + " " }
-        let path = dir + "/corpus.txt"
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        return path
+        try writeWordCorpus(dir + "/corpus.txt", seed: 4)
+        return dir + "/corpus.txt"
     }
 
     func testTrainResumeEvaluateAndRedrawFigures() throws {

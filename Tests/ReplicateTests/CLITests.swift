@@ -25,6 +25,15 @@ func runReplicate(_ args: [String]) throws -> (Int32, String, String) {
     return (r.status, r.outputText, r.errorText)
 }
 
+/// A corpus of random words over the text8 alphabet, `symbols` long, written to `path`.
+func writeWordCorpus(_ path: String, seed: UInt64, symbols: Int = 20_000) throws {
+    var rng = Philox(seed: seed)
+    let words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran"]
+    var text = ""
+    while text.utf8.count < symbols { text += words[rng.below(words.count)] + " " }
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+}
+
 func fixture(_ name: String) -> String {
     Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: nil)!.path
 }

@@ -19,11 +19,7 @@ final class HostileInputTests: XCTestCase {
 
     /// A text8-alphabet corpus of `symbols` symbols at `path`.
     func writeCorpus(_ path: String, seed: UInt64, symbols: Int = 6_000) throws {
-        var rng = Philox(seed: seed)
-        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran"]
-        var text = ""
-        while text.utf8.count < symbols { text += words[rng.below(words.count)] + " " }
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        try writeWordCorpus(path, seed: seed, symbols: symbols)
     }
 
     /// Sizes, counts and seeds of every command outside their ranges, negative numbers included (which

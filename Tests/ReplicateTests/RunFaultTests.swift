@@ -7,13 +7,8 @@ import XCTest
 /// before their first checkpoint. Each through the binary, as a user would meet it.
 final class RunFaultTests: XCTestCase {
     func corpus(_ dir: String) throws -> String {
-        var rng = Philox(seed: 9)
-        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran"]
-        var text = ""
-        while text.utf8.count < 20_000 { text += words[rng.below(words.count)] + " " }
-        let path = dir + "/corpus.txt"
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        return path
+        try writeWordCorpus(dir + "/corpus.txt", seed: 9)
+        return dir + "/corpus.txt"
     }
 
     func lmArgs(_ corpus: String, _ runDir: String, steps: Int) -> [String] {
