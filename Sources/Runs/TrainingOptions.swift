@@ -14,6 +14,7 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "Examples (sequences) per batch (default: the preset's).") public var batch: Int?
     @Option(help: "Learning rate (default: the preset's).") public var lr: Double?
     @Option(help: "Optimizer: adam, adamw, sgd (momentum) or rmsprop (default: the preset's).") public var optimizer: OptimizerKind?
+    @Option(help: "Clip the gradients' global norm to this (0: no clipping) (default: the preset's).") public var clip: Double?
     @Option(help: "Random seed, 0 to 2^63-1: initialisation, data order, dropout (and generated data) (default: 1).") public var seed: UInt64?
     @Option(help: "Evaluate every N steps (default: the preset's).") public var evalEvery: Int?
     @Option(help: "Checkpoint every N steps, and at the end (default: the preset's).") public var checkpointEvery: Int?
@@ -34,6 +35,7 @@ public struct TrainingOptions: ParsableArguments {
         try checkRange("threads", threads, OptionLimits.threads)
         try checkRange("seed", seed, OptionLimits.seed)
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number") }
+        if let clip, !(clip >= 0 && clip.isFinite) { throw ValidationError("--clip must be a non-negative number (0: no clipping)") }
     }
 
     /// Overrides the preset's values with the ones given on the command line.
@@ -42,6 +44,7 @@ public struct TrainingOptions: ParsableArguments {
         if let batch { t.batch = batch }
         if let lr { t.lr = lr }
         if let optimizer { t.optimizer = optimizer }
+        if let clip { t.clip = clip }
         if let seed { t.seed = seed }
         if let evalEvery { t.evalEvery = evalEvery }
         if let checkpointEvery { t.checkpointEvery = checkpointEvery }

@@ -84,4 +84,14 @@ final class InputLimitsTests: XCTestCase {
         XCTAssertEqual(String(decoding: lf, as: UTF8.self), " one three four five six")
         XCTAssertEqual(WikiFilter().clean(Array(xml.replacingOccurrences(of: "\n", with: "\r\n").utf8)), lf)
     }
+
+    /// --clip reaches the configuration (0: no clipping), other values stay the preset's.
+    func testClipOptionOverridesThePreset() throws {
+        var t = TrainingConfig(steps: 10, batch: 4, optimizer: .adam, lr: 1e-3, clip: 5, evalEvery: 5, checkpointEvery: 5, seed: 1)
+        try TrainingOptions.parse(["--clip", "0"]).apply(to: &t)
+        XCTAssertEqual(t.clip, 0)
+        try TrainingOptions.parse([]).apply(to: &t)
+        XCTAssertEqual(t.clip, 0)
+        XCTAssertEqual(t.lr, 1e-3)
+    }
 }

@@ -31,6 +31,7 @@ final class HostileInputTests: XCTestCase {
             (["al-rfou2018", "--batch", "10000000"], "--batch must be positive and at most 1048576 (got 10000000)"),
             (["al-rfou2018", "--steps", "-1"], "--steps must be positive and at most 1000000000 (got -1)"),
             (["al-rfou2018", "--eval-every", "0"], "--eval-every must be positive"),
+            (["fastweights", "--clip", "-1"], "--clip must be a non-negative number"),
             (["al-rfou2018", "--threads", "-2"], "--threads must be positive and at most 1024 (got -2)"),
             (["al-rfou2018", "--seed", "9223372036854775808"], "--seed must be between 0 and 9223372036854775807 (got 9223372036854775808)"),
             (["al-rfou2018", "--eval-symbols", "-1"], "--eval-symbols must be positive"),
