@@ -21,8 +21,9 @@ public struct AssociativeLSTM<T: Real> {
     public let wIH: Tensor<T>, wHH: Tensor<T>, bias: Tensor<T>
     /// permutations[s][k]: the complex unit of the key that copy s uses at unit k.
     public let permutations: [[Int]]
-    /// Per copy, the permutation as a [R, R] matrix acting on [re | im] rows (x P gathers).
-    let permutationMatrices: [Tensor<T>]
+    /// Every copy's permutation as one [R, copies x R] matrix acting on [re | im] rows (x P gathers; copy 0's is
+    /// the identity), so that one product permutes a key for all copies.
+    let permutationMatrix: Tensor<T>
 
     public static func gateRows(hidden r: Int) -> Int { 3 * (r / 2) + 3 * r }
 
@@ -54,28 +55,27 @@ public struct AssociativeLSTM<T: Real> {
         self.bias = bias
         self.permutations = permutations
         let n = hidden / 2
-        permutationMatrices = permutations.map { p in
-            var m = [T](repeating: 0, count: hidden * hidden)
+        let width = hidden * permutations.count
+        var m = [T](repeating: 0, count: hidden * width)
+        for (s, p) in permutations.enumerated() {
             for k in 0..<n {
-                m[p[k] * hidden + k] = 1  // (r P)[k] = r[p[k]], for the real and the imaginary half
-                m[(p[k] + n) * hidden + k + n] = 1
+                m[p[k] * width + s * hidden + k] = 1  // (r P_s)[k] = r[p[k]], for the real and the imaginary half
+                m[(p[k] + n) * width + s * hidden + k + n] = 1
             }
-            return Tensor(shape: [hidden, hidden], values: m)
         }
+        permutationMatrix = Tensor(shape: [hidden, width], values: m)
     }
 
-    /// Runs over `steps` ([B, In] each) from zero state; returns every step's hidden state and the final cells
-    /// (one [B, R] per copy).
     public typealias Output = (outputs: [Tensor<T>], cells: [Tensor<T>])
 
     public func callAsFunction(_ steps: [Tensor<T>]) -> Output {
         precondition(!steps.isEmpty, "AssociativeLSTM over an empty sequence")
         let b = steps[0].shape[0], r = hidden, n = r / 2
         var h = Tensor<T>(shape: [b, r])
-        var cells = (0..<copies).map { _ in Tensor<T>(shape: [b, r]) }
+        var cells = Tensor<T>(shape: [b, copies, r])  // every copy at once
         var outputs: [Tensor<T>] = []
         func both(_ gate: Tensor<T>) -> Tensor<T> { concat([gate, gate], axis: 1) }
-        func permuted(_ key: Tensor<T>, _ s: Int) -> Tensor<T> { s == 0 ? key : matmul(key, permutationMatrices[s]) }
+        func permuted(_ key: Tensor<T>) -> Tensor<T> { reshape(matmul(key, permutationMatrix), [b, copies, r]) }
         for x in steps {
             let a = linear(x, weight: wIH, bias: bias) + linear(h, weight: wHH, bias: nil)
             let f = both(sigmoid(slice(a, axis: 1, 0..<n))), i = both(sigmoid(slice(a, axis: 1, n..<(2 * n))))
@@ -83,36 +83,30 @@ public struct AssociativeLSTM<T: Real> {
             let u = complexBound(slice(a, axis: 1, (3 * n)..<(3 * n + r)))
             let ri = complexBound(slice(a, axis: 1, (3 * n + r)..<(3 * n + 2 * r)))
             let ro = complexBound(slice(a, axis: 1, (3 * n + 2 * r)..<(3 * n + 3 * r)))
-            let write = i * u
-            var read: Tensor<T>?
-            for s in 0..<copies {
-                cells[s] = f * cells[s] + complexProduct(permuted(ri, s), write)
-                let term = complexProduct(permuted(ro, s), cells[s])
-                read = read.map { $0 + term } ?? term
-            }
-            h = o * complexBound(read! * T(1 / Double(copies)))
+            cells = reshape(f, [b, 1, r]) * cells + complexProduct(permuted(ri), reshape(i * u, [b, 1, r]))
+            h = o * complexBound(mean(complexProduct(permuted(ro), cells), axis: 1))
             outputs.append(h)
         }
-        return (outputs, cells)
+        return (outputs, (0..<copies).map { reshape(slice(cells, axis: 1, $0..<($0 + 1)), [b, r]) })
     }
 }
 
-/// (a + ib)(c + id) per unit, for [B, 2N] tensors holding [re | im].
+/// (a + ib)(c + id) per unit, for tensors whose last axis holds [re | im] (broadcasting like `*`).
 public func complexProduct<T: Real>(_ x: Tensor<T>, _ y: Tensor<T>) -> Tensor<T> {
-    let n = x.shape[1] / 2
-    let a = slice(x, axis: 1, 0..<n), b = slice(x, axis: 1, n..<(2 * n))
-    let c = slice(y, axis: 1, 0..<n), d = slice(y, axis: 1, n..<(2 * n))
-    return concat([a * c - b * d, a * d + b * c], axis: 1)
+    let ax = x.rank - 1, ay = y.rank - 1, n = x.shape[ax] / 2
+    let a = slice(x, axis: ax, 0..<n), b = slice(x, axis: ax, n..<(2 * n))
+    let c = slice(y, axis: ay, 0..<n), d = slice(y, axis: ay, n..<(2 * n))
+    return concat([a * c - b * d, a * d + b * c], axis: max(ax, ay))
 }
 
-/// z_k / sqrt(max(1, |z_k|^2)) per complex unit of a [B, 2N] tensor holding [re | im]: units inside the unit
-/// circle pass unchanged, the others are scaled onto it (smooth in z: no sqrt at 0).
+/// z_k / sqrt(max(1, |z_k|^2)) per complex unit of a tensor whose last axis holds [re | im]: units inside the
+/// unit circle pass unchanged, the others are scaled onto it (smooth in z: no sqrt at 0).
 public func complexBound<T: Real>(_ z: Tensor<T>) -> Tensor<T> {
-    let n = z.shape[1] / 2
-    let re = slice(z, axis: 1, 0..<n), im = slice(z, axis: 1, n..<(2 * n))
+    let ax = z.rank - 1, n = z.shape[ax] / 2
+    let re = slice(z, axis: ax, 0..<n), im = slice(z, axis: ax, n..<(2 * n))
     let modulus2 = re * re + im * im
     let scale = exp(log(relu(modulus2 + T(-1)) + T(1)) * T(-0.5))  // 1 / sqrt(max(1, |z|^2))
-    return z * concat([scale, scale], axis: 1)
+    return z * concat([scale, scale], axis: ax)
 }
 
 /// The same function on plain arrays, one scalar at a time (no tape): the twin `AssociativeLSTM` is tested against.
