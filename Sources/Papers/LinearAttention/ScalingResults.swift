@@ -126,7 +126,8 @@ public struct ScalingResults {
         return s
     }
 
-    /// Figures: training tokens/s and step memory against context, decode time against context; both engines.
+    /// Figures: training tokens/s and step memory against context, decode time against context; both engines
+    /// (one colour per kind; ours solid, PyTorch dashed).
     public func drawFigures(into dir: String, format: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         func lines(_ values: [[[Double]]], _ xs: [Int]) -> [PlotSeries] {
@@ -134,7 +135,8 @@ public struct ScalingResults {
                 kinds.indices.compactMap { k -> PlotSeries? in
                     let points = zip(xs, values[e][k]).filter { $0.1.isFinite && $0.1 > 0 }
                     guard !points.isEmpty else { return nil }
-                    return PlotSeries(name: "\(kinds[k]) (\(Self.engines[e]))", x: points.map { Double($0.0) }, y: points.map(\.1))
+                    return PlotSeries(name: "\(kinds[k]) (\(Self.engines[e]))", x: points.map { Double($0.0) }, y: points.map(\.1),
+                                      color: k, dashed: e == 1)
                 }
             }
         }

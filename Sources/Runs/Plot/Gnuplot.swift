@@ -13,11 +13,16 @@ public struct PlotSeries {
     public var name: String
     public var x: [Double]
     public var y: [Double]
-    public init(name: String, x: [Double], y: [Double]) {
+    /// A colour index shared with other series (nil: the series' own) and a dashed line (e.g. the peer's).
+    public var color: Int?
+    public var dashed: Bool
+    public init(name: String, x: [Double], y: [Double], color: Int? = nil, dashed: Bool = false) {
         precondition(x.count == y.count, "PlotSeries \(name): x and y differ in length")
         self.name = name
         self.x = x
         self.y = y
+        self.color = color
+        self.dashed = dashed
     }
 }
 
@@ -98,7 +103,8 @@ public enum Gnuplot {
             s += "$d\(i) << EOD\n"
             for (x, y) in zip(series.x, series.y) { s += "\(number(x)) \(number(y))\n" }
             s += "EOD\n"
-            plots.append("$d\(i) using 1:2 with lines lw 2 title \(quote(series.name))")
+            let style = (series.color.map { " lc \($0 + 1)" } ?? "") + (series.dashed ? " dt 2" : "")
+            plots.append("$d\(i) using 1:2 with lines lw 2\(style) title \(quote(series.name))")
         }
         guard !plots.isEmpty else { throw PlotError("\(path): nothing to plot (every series is empty)") }
         s += "plot " + plots.joined(separator: ", \\\n  ") + "\n"
