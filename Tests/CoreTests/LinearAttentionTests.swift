@@ -247,6 +247,35 @@ final class AttentionKindModelTests: XCTestCase {
         }
     }
 
+    /// Softmax's KV cache grows by doubling (64, 128, 256 positions) while pieces of every size are decoded: the
+    /// logits still equal the full forward's.
+    func testTheKVCacheGrowsWithoutChangingTheResult() {
+        var rng = Philox(seed: 5)
+        let b = 2, t = 150
+        let ids = (0..<(b * t)).map { _ in Int32(rng.below(11)) }
+        let m = TransformerLM<Double>(TransformerConfig(vocab: 11, layers: 2, dModel: 8, heads: 2, dFF: 16, context: t, attention: .softmax(block: 16)),
+                                      seed: 4)
+        var r = Philox(seed: 0)
+        let full = Tape.withoutRecording { m.forward(ids, batch: b, length: t, rng: &r).logits }.values
+        var states = m.initialStates(batch: b)
+        var start = 0
+        for piece in [1, 70, 1, 60, 18] {
+            let chunk = (0..<b).flatMap { s in ids[(s * t + start)..<(s * t + start + piece)] }
+            let logits = Tape.withoutRecording { m.step(chunk, batch: b, length: piece, start: start, states: &states) }.values
+            for s in 0..<b {
+                for i in 0..<piece {
+                    let got = Array(logits[((s * piece + i) * 11)..<((s * piece + i + 1) * 11)])
+                    let want = Array(full[((s * t + start + i) * 11)..<((s * t + start + i + 1) * 11)])
+                    XCTAssertLessThan(maxRelativeError(got, want), 1e-10, "sequence \(s), position \(start + i)")
+                }
+            }
+            start += piece
+        }
+        guard case .kv(let keys, _, let count) = states[0]! else { return XCTFail("softmax keeps a KV cache") }
+        XCTAssertEqual(count, t)
+        XCTAssertEqual(keys.shape[1], 256, "capacity doubled 64 -> 128 -> 256")
+    }
+
     func testEveryKindsModelGradientsByFiniteDifferences() {
         var rng = Philox(seed: 4)
         let ids = (0..<14).map { _ in Int32(rng.below(11)) }, targets = (0..<14).map { _ in Int32(rng.below(11)) }

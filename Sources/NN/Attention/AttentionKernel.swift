@@ -4,8 +4,10 @@ import Foundation
 /// What an attention layer carries from one call to the next when a sequence is fed in pieces (generation,
 /// or evaluation with the state carried across windows): softmax attention's KV cache, or a linear kind's state.
 public enum AttentionState<T: Real> {
-    /// Keys and values of every position so far, per sequence and head: [B x H, positions, D].
-    case kv(keys: Tensor<T>, values: Tensor<T>)
+    /// Keys and values of every position so far, per sequence and head: [B x H, capacity, D], of which the
+    /// first `count` positions are filled. The capacity doubles when it runs out, so appending a position costs
+    /// amortised O(1) copies rather than a copy of the whole cache.
+    case kv(keys: Tensor<T>, values: Tensor<T>, count: Int)
     case linear(LinearState<T>)
 }
 
@@ -29,7 +31,7 @@ extension AttentionKernel {
     public var headParameters: Int { 0 }
 
     public func initialState<T: Real>(batch: Int, heads: Int, dModel: Int) -> AttentionState<T> {
-        .kv(keys: Tensor(shape: [batch * heads, 0, dModel / heads]), values: Tensor(shape: [batch * heads, 0, dModel / heads]))
+        .kv(keys: Tensor(shape: [batch * heads, 0, dModel / heads]), values: Tensor(shape: [batch * heads, 0, dModel / heads]), count: 0)
     }
 
     /// The whole sequence at once, no state.
@@ -60,20 +62,84 @@ public struct SoftmaxAttention: AttentionKernel {
 
     public func attend<T: Real>(_ x: Tensor<T>, heads: Int, headParameters: Tensor<T>?, state: inout AttentionState<T>?) -> Tensor<T> {
         guard let current = state else { return causalSelfAttention(x, heads: heads, blockSize: blockSize) }
-        let b = x.shape[0], c = x.shape[2] / 3
-        var keys = splitHeads(x, c..<(2 * c), heads: heads), values = splitHeads(x, (2 * c)..<(3 * c), heads: heads)
-        if case .kv(let k0, let v0) = current, k0.shape[1] > 0 {
-            keys = concat([k0, keys], axis: 1)
-            values = concat([v0, values], axis: 1)
+        guard case .kv(var keys, var values, let count) = current else { preconditionFailure("softmax attention keeps a KV cache") }
+        let b = x.shape[0], c = x.shape[2] / 3, d = c / heads, bh = b * heads
+        let q = splitHeads(x, 0..<c, heads: heads), newKeys = splitHeads(x, c..<(2 * c), heads: heads)
+        let newValues = splitHeads(x, (2 * c)..<(3 * c), heads: heads)
+        let tn = q.shape[1], total = count + tn
+        if keys.shape[1] < total {  // grow: double the capacity, keep the filled positions
+            let capacity = max(total, 2 * keys.shape[1], 64), old = keys.shape[1]
+            let k2 = Tensor<T>(shape: [bh, capacity, d]), v2 = Tensor<T>(shape: [bh, capacity, d])
+            for m in 0..<bh {
+                (k2.data + m * capacity * d).update(from: keys.data + m * old * d, count: count * d)
+                (v2.data + m * capacity * d).update(from: values.data + m * old * d, count: count * d)
+            }
+            keys = k2
+            values = v2
         }
-        state = .kv(keys: keys, values: values)
-        let q = splitHeads(x, 0..<c, heads: heads)
-        let tn = q.shape[1], total = keys.shape[1], past = total - tn
-        var scores = batchedMatmul(q, keys, transB: true) * (1 / T(c / heads).squareRoot())  // [BH, Tn, total]
-        scores = scores.copy()
-        for m in 0..<scores.shape[0] {  // new position i sees cached positions < past + i + 1
-            for i in 0..<tn { for j in (past + i + 1)..<max(total, past + i + 1) { scores.data[(m * tn + i) * total + j] = -T.infinity } }
+        let capacity = keys.shape[1]
+        for m in 0..<bh {
+            (keys.data + (m * capacity + count) * d).update(from: newKeys.data + m * tn * d, count: tn * d)
+            (values.data + (m * capacity + count) * d).update(from: newValues.data + m * tn * d, count: tn * d)
         }
-        return mergeHeads(batchedMatmul(softmax(scores), values), batch: b, heads: heads)
+        state = .kv(keys: keys, values: values, count: total)
+        // Per sequence and head: scores against the filled positions, the causal mask (new position i sees the
+        // positions before count + i + 1), softmax, then the weighted values: two products over the cache in place.
+        let out = Tensor<T>(shape: [bh, tn, d])
+        let scale = T(1 / Double(d).squareRoot())
+        if tn == 1 {  // one new position (generation): dot products over the cache, heads in parallel, no matrix packing
+            let weights = Tensor<T>(shape: [bh, total], uninitialized: true)
+            parallelFor(bh, grain: 1) { heads in
+                for m in heads {
+                    decodeOne(q: q.data + m * d, keys: keys.data + m * capacity * d, values: values.data + m * capacity * d, total: total, d: d,
+                              scale: scale, weights: weights.data + m * total, out: out.data + m * d)
+                }
+            }
+            return mergeHeads(out, batch: b, heads: heads)
+        }
+        var scores = [T](repeating: 0, count: tn * total)
+        scores.withUnsafeMutableBufferPointer { w in
+            for m in 0..<bh {
+                let kBase = keys.data + m * capacity * d, vBase = values.data + m * capacity * d, qBase = q.data + m * tn * d
+                T.gemm(transA: false, transB: true, m: tn, n: total, k: d, alpha: scale, a: qBase, lda: d,
+                       b: kBase, ldb: d, beta: 0, c: w.baseAddress!, ldc: total)
+                for i in 0..<tn {
+                    let row = w.baseAddress! + i * total, visible = count + i + 1
+                    var top = -T.infinity
+                    for j in 0..<visible { top = max(top, row[j]) }
+                    var sum: T = 0
+                    for j in 0..<visible { row[j] = T.exp(row[j] - top); sum += row[j] }
+                    for j in 0..<visible { row[j] /= sum }
+                    for j in visible..<total { row[j] = 0 }
+                }
+                T.gemm(transA: false, transB: false, m: tn, n: d, k: total, alpha: 1, a: w.baseAddress!, lda: total,
+                       b: vBase, ldb: d, beta: 0, c: out.data + m * tn * d, ldc: d)
+            }
+        }
+        return mergeHeads(out, batch: b, heads: heads)
     }
 }
+
+/// Attention of one query over `total` cached positions of one head: out = softmax(scale K q) V, with `weights`
+/// (at least `total` long) as scratch.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func decodeOne<T: Real>(q: UnsafePointer<T>, keys: UnsafePointer<T>, values: UnsafePointer<T>, total: Int, d: Int, scale: T,
+                        weights: UnsafeMutablePointer<T>, out: UnsafeMutablePointer<T>) {
+    var top = -T.infinity
+    for j in 0..<total {
+        let k = keys + j * d
+        var dot: T = 0
+        for c in 0..<d { dot += q[c] * k[c] }
+        weights[j] = dot * scale
+        top = max(top, weights[j])
+    }
+    var sum: T = 0
+    for j in 0..<total { weights[j] = T.exp(weights[j] - top); sum += weights[j] }
+    for c in 0..<d { out[c] = 0 }
+    for j in 0..<total {
+        let v = values + j * d, a = weights[j] / sum
+        for c in 0..<d { out[c] += a * v[c] }
+    }
+}
+

@@ -21,7 +21,7 @@ public enum DecodeBenchmark {
                 for i in 0..<t.count { t.data[i] = Float(r.uniformDouble() - 0.5) }
                 return t
             }
-            state = .kv(keys: filled([h, context, d / h]), values: filled([h, context, d / h]))
+            state = .kv(keys: filled([h, context, d / h]), values: filled([h, context, d / h]), count: context)
         }
         let x = Tensor<Float>(shape: [1, 1, d], values: (0..<d).map { Float($0 % 7) / 7 })
         var times: [Double] = []
