@@ -227,24 +227,32 @@ final class AttentionKindModelTests: XCTestCase {
         let ids = (0..<(b * t)).map { _ in Int32(rng.below(11)) }
         for kind in kinds() {
             let m = model(kind)
-            var r = Philox(seed: 0)
-            let full = Tape.withoutRecording { m.forward(ids, batch: b, length: t, rng: &r).logits }.values  // [b * t, vocab], row b*t + i
             // Pieces of 1, 3, 2 and 4 positions, the state carried between them.
-            var states = m.initialStates(batch: b)
-            var start = 0
-            for piece in [1, 3, 2, 4] {
-                let chunk = (0..<b).flatMap { s in ids[(s * t + start)..<(s * t + start + piece)] }
-                let logits = Tape.withoutRecording { m.step(chunk, batch: b, length: piece, start: start, states: &states) }.values
-                for s in 0..<b {
-                    for i in 0..<piece {
-                        let got = Array(logits[((s * piece + i) * 11)..<((s * piece + i + 1) * 11)])
-                        let want = Array(full[((s * t + start + i) * 11)..<((s * t + start + i + 1) * 11)])
-                        XCTAssertLessThan(maxRelativeError(got, want), 1e-10, "\(kind.name): sequence \(s), position \(start + i)")
-                    }
-                }
-                start += piece
-            }
+            _ = assertDecodingEqualsFullForward(m, ids: ids, batch: b, length: t, pieces: [1, 3, 2, 4], kind.name)
         }
+    }
+
+    /// Decodes `ids` (`batch` sequences of `length`, vocabulary 11) in `pieces`, the states carried between them,
+    /// and checks every position's logits against the full forward's; returns the final states.
+    func assertDecodingEqualsFullForward(_ m: TransformerLM<Double>, ids: [Int32], batch b: Int, length t: Int, pieces: [Int],
+                                         _ what: String, line: UInt = #line) -> [AttentionState<Double>?] {
+        var r = Philox(seed: 0)
+        let full = Tape.withoutRecording { m.forward(ids, batch: b, length: t, rng: &r).logits }.values  // [b * t, vocab], row b*t + i
+        var states = m.initialStates(batch: b)
+        var start = 0
+        for piece in pieces {
+            let chunk = (0..<b).flatMap { s in ids[(s * t + start)..<(s * t + start + piece)] }
+            let logits = Tape.withoutRecording { m.step(chunk, batch: b, length: piece, start: start, states: &states) }.values
+            for s in 0..<b {
+                for i in 0..<piece {
+                    let got = Array(logits[((s * piece + i) * 11)..<((s * piece + i + 1) * 11)])
+                    let want = Array(full[((s * t + start + i) * 11)..<((s * t + start + i + 1) * 11)])
+                    XCTAssertLessThan(maxRelativeError(got, want), 1e-10, "\(what): sequence \(s), position \(start + i)", line: line)
+                }
+            }
+            start += piece
+        }
+        return states
     }
 
     /// Softmax's KV cache grows by doubling (64, 128, 256 positions) while pieces of every size are decoded: the
@@ -255,22 +263,7 @@ final class AttentionKindModelTests: XCTestCase {
         let ids = (0..<(b * t)).map { _ in Int32(rng.below(11)) }
         let m = TransformerLM<Double>(TransformerConfig(vocab: 11, layers: 2, dModel: 8, heads: 2, dFF: 16, context: t, attention: .softmax(block: 16)),
                                       seed: 4)
-        var r = Philox(seed: 0)
-        let full = Tape.withoutRecording { m.forward(ids, batch: b, length: t, rng: &r).logits }.values
-        var states = m.initialStates(batch: b)
-        var start = 0
-        for piece in [1, 70, 1, 60, 18] {
-            let chunk = (0..<b).flatMap { s in ids[(s * t + start)..<(s * t + start + piece)] }
-            let logits = Tape.withoutRecording { m.step(chunk, batch: b, length: piece, start: start, states: &states) }.values
-            for s in 0..<b {
-                for i in 0..<piece {
-                    let got = Array(logits[((s * piece + i) * 11)..<((s * piece + i + 1) * 11)])
-                    let want = Array(full[((s * t + start + i) * 11)..<((s * t + start + i + 1) * 11)])
-                    XCTAssertLessThan(maxRelativeError(got, want), 1e-10, "sequence \(s), position \(start + i)")
-                }
-            }
-            start += piece
-        }
+        let states = assertDecodingEqualsFullForward(m, ids: ids, batch: b, length: t, pieces: [1, 70, 1, 60, 18], "softmax")
         guard case .kv(let keys, _, let count) = states[0]! else { return XCTFail("softmax keeps a KV cache") }
         XCTAssertEqual(count, t)
         XCTAssertEqual(keys.shape[1], 256, "capacity doubled 64 -> 128 -> 256")

@@ -83,44 +83,24 @@ public struct SoftmaxAttention: AttentionKernel {
             (values.data + (m * capacity + count) * d).update(from: newValues.data + m * tn * d, count: tn * d)
         }
         state = .kv(keys: keys, values: values, count: total)
-        // Per sequence and head: scores against the filled positions, the causal mask (new position i sees the
-        // positions before count + i + 1), softmax, then the weighted values: two products over the cache in place.
+        // Each new position i attends to the positions before count + i + 1, straight from the cache (no copy of
+        // it, no matrix packing); sequences and heads in parallel.
         let out = Tensor<T>(shape: [bh, tn, d])
         let scale = T(1 / Double(d).squareRoot())
-        if tn == 1 {  // one new position (generation): dot products over the cache, heads in parallel, no matrix packing
-            let weights = Tensor<T>(shape: [bh, total], uninitialized: true)
-            parallelFor(bh, grain: 1) { heads in
-                for m in heads {
-                    decodeOne(q: q.data + m * d, keys: keys.data + m * capacity * d, values: values.data + m * capacity * d, total: total, d: d,
-                              scale: scale, weights: weights.data + m * total, out: out.data + m * d)
-                }
-            }
-            return mergeHeads(out, batch: b, heads: heads)
-        }
-        var scores = [T](repeating: 0, count: tn * total)
-        scores.withUnsafeMutableBufferPointer { w in
-            for m in 0..<bh {
-                let kBase = keys.data + m * capacity * d, vBase = values.data + m * capacity * d, qBase = q.data + m * tn * d
-                T.gemm(transA: false, transB: true, m: tn, n: total, k: d, alpha: scale, a: qBase, lda: d,
-                       b: kBase, ldb: d, beta: 0, c: w.baseAddress!, ldc: total)
+        let weights = Tensor<T>(shape: [bh, total], uninitialized: true)
+        parallelFor(bh, grain: 1) { heads in
+            for m in heads {
                 for i in 0..<tn {
-                    let row = w.baseAddress! + i * total, visible = count + i + 1
-                    var top = -T.infinity
-                    for j in 0..<visible { top = max(top, row[j]) }
-                    var sum: T = 0
-                    for j in 0..<visible { row[j] = T.exp(row[j] - top); sum += row[j] }
-                    for j in 0..<visible { row[j] /= sum }
-                    for j in visible..<total { row[j] = 0 }
+                    decodeOne(q: q.data + (m * tn + i) * d, keys: keys.data + m * capacity * d, values: values.data + m * capacity * d,
+                              total: count + i + 1, d: d, scale: scale, weights: weights.data + m * total, out: out.data + (m * tn + i) * d)
                 }
-                T.gemm(transA: false, transB: false, m: tn, n: d, k: total, alpha: 1, a: w.baseAddress!, lda: total,
-                       b: vBase, ldb: d, beta: 0, c: out.data + m * tn * d, ldc: d)
             }
         }
         return mergeHeads(out, batch: b, heads: heads)
     }
 }
 
-/// Attention of one query over `total` cached positions of one head: out = softmax(scale K q) V, with `weights`
+/// Attention of one query over the first `total` cached positions of one head: out = softmax(scale K q) V, with `weights`
 /// (at least `total` long) as scratch.
 @_specialize(where T == Float)
 @_specialize(where T == Double)
