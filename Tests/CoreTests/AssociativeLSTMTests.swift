@@ -3,7 +3,8 @@ import NN
 import Runs
 import XCTest
 
-/// The Associative LSTM: the tape version against its scalar twin, finite differences, and a PyTorch reference
+/// The Associative LSTM: the fused step against the composed layer and a scalar twin, finite differences, and a
+/// PyTorch reference
 /// (Fixtures/alstm.h5 from scripts/make_alstm_fixture.py: outputs, final cells and every gradient).
 final class AssociativeLSTMTests: XCTestCase {
     func randomPermutations(_ n: Int, copies: Int, seed: UInt64) -> [[Int]] {
@@ -41,6 +42,44 @@ final class AssociativeLSTMTests: XCTestCase {
         gradCheck([m.wIH, m.wHH, m.bias] + x, tolerance: 1e-6) { _ in
             let r = m(x)
             return concat([r.outputs.last!] + r.cells, axis: 1)
+        }
+    }
+
+    func testFusedCellGradientsMatchFiniteDifferences() {
+        // Gates spread so that bound() clips some units and passes others; 3 copies, R = 6.
+        let gates = randomTensor([2, AssociativeLSTM<Double>.gateRows(hidden: 6)], seed: 80, lo: -2, hi: 2)
+        let cells = randomTensor([2, 3, 6], seed: 81, lo: -1.5, hi: 1.5)
+        let perms = randomPermutations(3, copies: 3, seed: 82)
+        gradCheck([gates, cells], tolerance: 1e-6) { inputs in
+            let (h, next) = associativeLSTMCell(gates: inputs[0], cells: inputs[1], permutations: perms)
+            return concat([h, reshape(next, [2, 18]) * 0.7], axis: 1)
+        }
+    }
+
+    /// The fused layer against the same layer composed from plain ops, in Float at the retrieval task's sizes:
+    /// outputs, cells, and the gradients of every weight and input.
+    func testFusedLayerMatchesItsComposedTwin() {
+        for (r, copies) in [(20, 4), (50, 1)] {
+            let d = layer(hidden: r, input: 16, copies: copies, seed: UInt64(100 + r))
+            let m = AssociativeLSTM<Float>(hidden: r, wIH: d.wIH.converted(to: Float.self), wHH: d.wHH.converted(to: Float.self),
+                                           bias: d.bias.converted(to: Float.self), permutations: d.permutations)
+            let x = (0..<6).map { t in randomTensor([8, 16], seed: 200 + UInt64(t)).converted(to: Float.self) }
+            func run(_ f: ([Tensor<Float>]) -> AssociativeLSTM<Float>.Output) -> [[Float]] {
+                let params = [m.wIH, m.wHH, m.bias], inputs = x.map { Tensor(shape: $0.shape, values: $0.values, requiresGrad: true) }
+                for p in params { p.requiresGrad = true; p.zeroGrad() }
+                let tape = Tape()
+                let (out, loss) = tape.recording { () -> (AssociativeLSTM<Float>.Output, Tensor<Float>) in
+                    let o = f(inputs)
+                    let w = randomTensor([8, r], seed: 300).converted(to: Float.self)
+                    return (o, sumAll(o.outputs[2] * w) + sumAll(o.outputs.last! * w) + sumAll(o.cells.last! * w))
+                }
+                tape.backward(from: loss)
+                return [out.outputs.flatMap(\.values), out.cells.flatMap(\.values)] + params.map(\.gradValues) + [inputs.flatMap(\.gradValues)]
+            }
+            let fused = run { m($0) }, composed = run { m.composed($0) }
+            for (i, name) in ["outputs", "cells", "weight_ih", "weight_hh", "bias", "inputs"].enumerated() {
+                XCTAssertLessThan(maxRelativeError(fused[i], composed[i]), 1e-4, "R \(r): \(name)")
+            }
         }
     }
 

@@ -14,7 +14,9 @@ import Foundation
 /// Conventions (scripts/make_alstm_fixture.py says where each comes from): the read uses r_o itself (as in
 /// mpezeshki/Associative_LSTM's AssociativeLSTM brick and juesato/rnn); copies are averaged before one bound();
 /// permutations act on complex units, the same for r_i and r_o; copy 0 is unpermuted; h_0 = 0, c_0 = 0.
-/// Composed from engine ops, so its gradients are the tape's; `associativeLSTMNaive` is its scalar twin.
+/// A step is two products and the fused kernel `associativeLSTMCell`; `composed` is the same layer built from
+/// plain engine ops (the fused kernel's naive twin, its gradients the tape's), and `associativeLSTMNaive` a scalar
+/// twin of both.
 public struct AssociativeLSTM<T: Real> {
     public let hidden: Int
     public let copies: Int
@@ -69,6 +71,21 @@ public struct AssociativeLSTM<T: Real> {
     public typealias Output = (outputs: [Tensor<T>], cells: [Tensor<T>])
 
     public func callAsFunction(_ steps: [Tensor<T>]) -> Output {
+        precondition(!steps.isEmpty, "AssociativeLSTM over an empty sequence")
+        let b = steps[0].shape[0]
+        var h = Tensor<T>(shape: [b, hidden])
+        var cells = Tensor<T>(shape: [b, copies, hidden])
+        var outputs: [Tensor<T>] = []
+        for x in steps {
+            let a = linear(x, weight: wIH, bias: bias) + linear(h, weight: wHH, bias: nil)
+            (h, cells) = associativeLSTMCell(gates: a, cells: cells, permutations: permutations)
+            outputs.append(h)
+        }
+        return (outputs, (0..<copies).map { reshape(slice(cells, axis: 1, $0..<($0 + 1)), [b, hidden]) })
+    }
+
+    /// The same layer composed from plain ops (slices, products, sums): the fused kernel's twin.
+    public func composed(_ steps: [Tensor<T>]) -> Output {
         precondition(!steps.isEmpty, "AssociativeLSTM over an empty sequence")
         let b = steps[0].shape[0], r = hidden, n = r / 2
         var h = Tensor<T>(shape: [b, r])
