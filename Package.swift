@@ -33,8 +33,8 @@ let package = Package(
         // OpenBLAS loaded at run time (dlopen) so that the kernel choice
         // (OPENBLAS_CORETYPE) is made from the CPU's features *before* the library reads it.
         .target(name: "CRuntime", path: "Sources/CRuntime", linkerSettings: [.linkedLibrary("dl")]),
-        // zlib (Debian zlib1g-dev): inflating text8.zip / enwik8.zip.
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libarchive (Debian libarchive-dev): zip (ZIP64 included), tar, tar.gz and friends, read as streams.
+        .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
 
         // The git commit of the build (a prebuild plugin writes it), recorded in every run file.
         .plugin(name: "BuildInfoPlugin", capability: .buildTool(), path: "Plugins/BuildInfoPlugin"),
@@ -46,12 +46,12 @@ let package = Package(
         // HDF5 store, run directories, the one trainer, checkpoints, provenance, gnuplot, the paper protocol.
         .target(
             name: "Runs",
-            dependencies: ["NN", "Engine", "CRuntime", "CHDF5", "BuildInfo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["NN", "Engine", "CRuntime", "CHDF5", "CArchive", "BuildInfo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimised),
         // Character language modelling shared by the LM papers: corpora, the LM task, bits-per-character evaluation.
         .target(
             name: "CharLM",
-            dependencies: ["Runs", "NN", "Engine", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Runs", "NN", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimised),
         // One target per paper.
         .target(

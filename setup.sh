@@ -9,10 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # libhdf5-dev: the run store; libopenblas-dev: matrix products; gnuplot-nox: figures (no X11/Qt);
-# hdf5-tools: h5dump, used by the tests to check what the store writes; zlib1g-dev: reading text8.zip/enwik8.zip;
+# hdf5-tools: h5dump, used by the tests to check what the store writes;
+# libarchive-dev: zip (text8.zip, enwik8.zip; ZIP64 too), tar and tar.gz archives (the CNN question sets);
 # bzip2: unpacking the wiki-sample corpus (a file inside the gensim wheel on PyPI, fetched with pip, which is
 # installed below only if missing).
-PACKAGES=(libhdf5-dev libopenblas-dev zlib1g-dev gnuplot-nox hdf5-tools pkg-config bzip2)
+PACKAGES=(libhdf5-dev libopenblas-dev libarchive-dev gnuplot-nox hdf5-tools pkg-config bzip2)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -135,9 +135,10 @@ public struct CharCorpus {
     public static func load(file: String, alphabet: Alphabet) throws -> CharCorpus {
         let bytes: [UInt8]
         if file.hasSuffix(".zip") {
-            let archive = try ZipArchive(path: file)
-            guard archive.entries.count == 1 else { throw DataError("\(file): expected one member, found \(archive.entries.count)") }
-            bytes = try archive.extract(archive.entries[0])
+            var count = 0, first: [UInt8]? = nil
+            try Archive.forEachFile(in: file, wanted: { _ in count += 1; return count == 1 }) { _, data in first = data; return true }
+            guard count == 1, let only = first else { throw DataError("\(file): expected one member, found \(count)") }
+            bytes = only
         } else {
             bytes = try readFile(file)
         }
@@ -157,10 +158,6 @@ public struct CharCorpus {
 
     /// One named member of a zip archive.
     public static func readMember(_ zip: String, member: String) throws -> [UInt8] {
-        let archive = try ZipArchive(path: zip)
-        guard let entry = archive.entries.first(where: { $0.name == member }) else {
-            throw DataError("\(zip): no member '\(member)' (members: \(archive.entries.map(\.name).joined(separator: ", ")))")
-        }
-        return try archive.extract(entry)
+        try Archive.read(member: member, in: zip)
     }
 }
