@@ -66,16 +66,20 @@ let package = Package(
             name: "PaperLinearAttention", dependencies: ["PaperAlRfou2018", "CharLM", "Runs", "NN", "Engine",
                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Papers/LinearAttention", swiftSettings: optimised),
+        .target(
+            name: "PaperBrebisson2016", dependencies: ["Runs", "NN", "Engine",
+                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Papers/Brebisson2016", swiftSettings: optimised),
         .executableTarget(
             name: "Replicate",
-            dependencies: ["PaperAlRfou2018", "PaperFastWeights2016", "PaperLinearAttention", "CharLM", "Runs", "NN", "Engine",
+            dependencies: ["PaperAlRfou2018", "PaperFastWeights2016", "PaperLinearAttention", "PaperBrebisson2016", "CharLM", "Runs", "NN", "Engine",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimised),
         .testTarget(
-            name: "CoreTests", dependencies: ["Engine", "NN", "Runs", "CharLM", "PaperAlRfou2018", "PaperFastWeights2016", "PaperLinearAttention", "CRuntime"],
+            name: "CoreTests", dependencies: ["Engine", "NN", "Runs", "CharLM", "PaperAlRfou2018", "PaperFastWeights2016", "PaperLinearAttention", "PaperBrebisson2016", "CRuntime"],
             resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(
-            name: "ReplicateTests", dependencies: ["Engine", "NN", "Runs", "CharLM", "PaperAlRfou2018", "PaperFastWeights2016", "PaperLinearAttention"],
+            name: "ReplicateTests", dependencies: ["Engine", "NN", "Runs", "CharLM", "PaperAlRfou2018", "PaperFastWeights2016", "PaperLinearAttention", "PaperBrebisson2016"],
             resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

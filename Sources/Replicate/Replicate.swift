@@ -5,11 +5,12 @@ import CharLM
 import PaperAlRfou2018
 import PaperFastWeights2016
 import PaperLinearAttention
+import PaperBrebisson2016
 import ArgumentParser
 import Foundation
 
 /// Every paper of the suite. Adding a paper: its target under Sources/Papers/, then its type here.
-let papers: [any Paper.Type] = [AlRfou2018Paper.self, LinearAttentionPaper.self, FastWeights2016Paper.self]
+let papers: [any Paper.Type] = [AlRfou2018Paper.self, LinearAttentionPaper.self, FastWeights2016Paper.self, Brebisson2016Paper.self]
 
 @main
 struct Replicate: ParsableCommand {
