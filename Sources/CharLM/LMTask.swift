@@ -60,7 +60,7 @@ public final class LMTask: TrainingTask {
         if !aux.multiplePositions {  // only the last position of each window is a target
             for r in 0..<b { for j in 0..<(t - 1) { y1[r * t + j] = -1; y2[r * t + j] = -1 } }
         }
-        let out = model.forward(x, batch: b, length: t, dropout: config.model.dropout, rng: &rng.dropout)
+        let out = model.forward(x, batch: b, length: t, dropout: config.model.dropout, recompute: config.recomputes, rng: &rng.dropout)
         var loss = crossEntropy(out.logits, targets: y1)
         let finalLoss = loss.scalar
         var intermediate: Float = 0, nextButOne: Float = 0, active = 0

@@ -23,6 +23,12 @@ public final class Tape {
         while let entry = entries.popLast() { entry() }
     }
 
+    /// Runs every recorded backward kernel in reverse order, the outputs' gradients already seeded by the caller
+    /// (`recomputed` seeds a block's output with the gradient it received).
+    public func backwardFromSeededGradients() {
+        while let entry = entries.popLast() { entry() }
+    }
+
     public func reset() { entries.removeAll(keepingCapacity: true) }
 
     /// Runs `body` with this tape recording; restores the previous tape afterwards.

@@ -133,8 +133,11 @@ public final class TransformerLM<T: Real> {
 
     /// tokens: batch x length indices, row-major. Returns logits [batch*length, vocab], each block's output
     /// ([batch, length, dModel]; auxiliary losses read these) and the final layer-normed states
-    /// [batch*length, dModel] (the input of every classifier on the last layer).
-    public func forward(_ ids: [Int32], batch: Int, length: Int, dropout p: Double = 0, rng: inout Philox) -> (logits: Tensor<T>, hidden: [Tensor<T>], final: Tensor<T>) {
+    /// [batch*length, dModel] (the input of every classifier on the last layer). `recompute`: keep only each block's
+    /// input during the forward pass and compute the block again in the backward pass (`recomputed`): far less
+    /// memory, one more forward pass, the same numbers.
+    public func forward(_ ids: [Int32], batch: Int, length: Int, dropout p: Double = 0, recompute: Bool = false,
+                        rng: inout Philox) -> (logits: Tensor<T>, hidden: [Tensor<T>], final: Tensor<T>) {
         precondition(ids.count == batch * length && length <= config.context, "forward: \(ids.count) ids for \(batch) x \(length) (context \(config.context))")
         let positionIDs = (0..<length).map { Int32($0) }
         var x = reshape(tokens(ids), [batch, length, config.dModel])
@@ -144,7 +147,18 @@ public final class TransformerLM<T: Real> {
                 x = x + positions[config.positionsEveryLayer ? l : 0](positionIDs)
             }
             if l == 0 { x = maybeDropout(x, p, &rng) }
-            x = block(x, dropout: p, rng: &rng)
+            if recompute {
+                let start = rng  // the masks drawn again in the backward pass: from the same state
+                var end = rng
+                x = recomputed(x) { input in
+                    var r = start
+                    defer { end = r }
+                    return block(input, dropout: p, rng: &r)
+                }
+                rng = end
+            } else {
+                x = block(x, dropout: p, rng: &rng)
+            }
             hidden.append(x)
         }
         let final = lnF(reshape(x, [batch * length, config.dModel]))

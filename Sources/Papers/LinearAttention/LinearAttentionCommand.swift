@@ -21,6 +21,8 @@ struct LinearAttentionCommand: ParsableCommand {
     @Option(help: "Key-size sweep: also train every chosen linear kind at each of these per-head key sizes (runs <kind>-k<size>).")
     var sweepKeyDims: String?
     @OptionGroup var training: TrainingOptions
+    @Flag(help: "Recompute each block's activations in the backward pass instead of keeping them: the same numbers, far less memory, about a third more compute.")
+    var recompute = false
     @Option(help: "Validation symbols scored at each periodic evaluation.") var evalSymbols: Int?
     @Option(help: "Stride of the evaluations (1: every symbol from a full window).") var evalStride: Int?
     @Option(parsing: .upToNextOption, help: "Contexts at which decode time per token is measured.") var decodeContexts: [Int] = [1024, 8192, 65536]
@@ -60,6 +62,7 @@ struct LinearAttentionCommand: ParsableCommand {
         training.apply(to: &base.training)
         if let evalSymbols { base.evalSymbols = evalSymbols }
         if let evalStride { base.evalStride = evalStride }
+        if recompute { base.recompute = true }
         return base
     }
 
