@@ -11,9 +11,11 @@ cd "$(dirname "$0")"
 # libhdf5-dev: the run store; libopenblas-dev: matrix products; gnuplot-nox: figures (no X11/Qt);
 # hdf5-tools: h5dump, used by the tests to check what the store writes;
 # libarchive-dev: zip (text8.zip, enwik8.zip; ZIP64 too), tar and tar.gz archives (the CNN question sets);
+# openmpi-bin, libopenmpi-dev: data-parallel training under mpirun (libmpi is loaded only by a process mpirun
+# started; a plain run never touches it) and the tests that run 2 ranks;
 # bzip2: unpacking the wiki-sample corpus (a file inside the gensim wheel on PyPI, fetched with pip, which is
 # installed below only if missing).
-PACKAGES=(libhdf5-dev libopenblas-dev libarchive-dev gnuplot-nox hdf5-tools pkg-config bzip2)
+PACKAGES=(libhdf5-dev libopenblas-dev libarchive-dev gnuplot-nox hdf5-tools pkg-config bzip2 openmpi-bin libopenmpi-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -45,11 +45,13 @@ public final class LMTask: TrainingTask {
     }
 
     public func batchLoss(step: Int, rng: inout RunRNG) -> BatchLoss {
-        let b = config.training.batch, t = config.model.context, n = corpus.train.count
+        // The global batch's windows are drawn on every rank of a data-parallel job; each trains on its rows.
+        let rows = Distributed.slice(config.training.batch), b = rows.count, t = config.model.context, n = corpus.train.count
         var x = [Int32](), y1 = [Int32](), y2 = [Int32]()
         x.reserveCapacity(b * t); y1.reserveCapacity(b * t); y2.reserveCapacity(b * t)
-        for _ in 0..<b {
+        for row in 0..<config.training.batch {
             let s = rng.data.below(n - t - 1)  // needs symbols s ... s+t+1
+            guard rows.contains(row) else { continue }
             for j in 0..<t {
                 x.append(Int32(corpus.train[s + j]))
                 y1.append(Int32(corpus.train[s + j + 1]))

@@ -16,6 +16,11 @@ public enum Engine {
         BLAS.threads = 1
     }
 
+    /// In a data-parallel job of `count` processes, this process's `index`: a dropout mask drawn here is this
+    /// process's rows of the mask one process would draw for the whole batch (the tensor's leading rows being
+    /// the batch's rows, this process's slice of them the index-th of `count` equal ones). nil: one process.
+    nonisolated(unsafe) public static var dropoutShard: (index: Int, count: Int)?
+
     /// Set while a parallel region of independent jobs runs (e.g. attention heads): products inside it are not
     /// split again.
     nonisolated(unsafe) static var inBLASParallelRegion = false

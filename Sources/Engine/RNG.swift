@@ -73,6 +73,20 @@ public struct Philox: Equatable, Sendable {
         }
     }
 
+    /// Skips `n` words, as if drawn: O(1), the generator being counter-based (a rank of a data-parallel job
+    /// skips the dropout masks of the other ranks' rows).
+    public mutating func skip(_ n: Int) {
+        precondition(n >= 0, "Philox.skip: negative count")
+        var n = n
+        let fromBlock = min(n, 4 - used)
+        used += fromBlock
+        n -= fromBlock
+        guard n > 0 else { return }
+        counter += UInt64((n - 1) / 4)  // the blocks passed over whole; the last one is generated, as drawing would
+        refill()
+        used = (n - 1) % 4 + 1
+    }
+
     public mutating func nextUInt64() -> UInt64 { UInt64(nextUInt32()) << 32 | UInt64(nextUInt32()) }
 
     /// Uniform in [0, 1) with 24 random bits (exactly representable as Float).

@@ -38,8 +38,12 @@ struct Replicate: ParsableCommand {
                 Foundation.exit(0)
             }
             let message = message(for: error)
-            FileHandle.standardError.write(Data("error: \(oneLine(message.isEmpty ? "\(error)" : message))\n".utf8))
-            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+            // Under mpirun every rank says which it is, and a rank that fails ends the whole job (no rank waits on it).
+            let rank = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"].map { "rank \($0): " } ?? ""
+            FileHandle.standardError.write(Data("error: \(rank)\(oneLine(message.isEmpty ? "\(error)" : message))\n".utf8))
+            let status = code.rawValue == 0 ? 1 : code.rawValue
+            if Distributed.isActive { Distributed.abort(code: status) }
+            Foundation.exit(status)
         }
     }
 

@@ -51,8 +51,10 @@ public struct TrainingOptions: ParsableArguments {
         if t.schedule == .cosine, t.warmup >= t.steps { t.warmup = max(0, t.steps / 10) }
     }
 
-    /// Loads BLAS and sets the engine's threads (`threads` or the paper's default); fails in one line.
+    /// Joins the MPI job when started by mpirun, loads BLAS and sets the engine's threads (`threads` or the
+    /// paper's default: per rank); fails in one line.
     public func startEngine(defaultThreads: Int) throws -> Int {
+        try Distributed.start()
         try BLAS.ensureLoaded()
         let n = threads ?? defaultThreads
         Engine.setThreads(n)

@@ -25,6 +25,40 @@ final class RNGTests: XCTestCase {
         XCTAssertNotEqual(xa, xc)
     }
 
+    func testSkipEqualsDrawing() {
+        // From every position within a block, skips of every remainder and of several blocks.
+        for start in 0..<6 {
+            for n in [0, 1, 2, 3, 4, 5, 7, 8, 13, 64, 1001] {
+                var drawn = Philox(seed: 5, stream: 3), skipped = Philox(seed: 5, stream: 3)
+                for _ in 0..<start { _ = drawn.nextUInt32(); _ = skipped.nextUInt32() }
+                for _ in 0..<n { _ = drawn.nextUInt32() }
+                skipped.skip(n)
+                XCTAssertEqual(skipped, drawn, "start \(start), skip \(n)")
+                XCTAssertEqual((0..<9).map { _ in skipped.nextUInt32() }, (0..<9).map { _ in drawn.nextUInt32() })
+            }
+        }
+    }
+
+    /// A data-parallel job's ranks draw, between them, exactly the dropout mask of one process.
+    func testShardedDropoutMasksAreTheWholeBatchsMask() {
+        let x = Tensor<Float>(shape: [6, 5], values: (0..<30).map { Float($0) + 1 })
+        var one = Philox(seed: 2, purpose: .dropout)
+        let whole = Tape.withoutRecording { dropout(x, p: 0.5, rng: &one) }.values
+        var rows: [Float] = []
+        var last: Philox?
+        for rank in 0..<3 {
+            Engine.dropoutShard = (rank, 3)
+            defer { Engine.dropoutShard = nil }
+            var r = Philox(seed: 2, purpose: .dropout)
+            let part = Tensor<Float>(shape: [2, 5], values: Array(x.values[(rank * 10)..<(rank * 10 + 10)]))
+            rows += Tape.withoutRecording { dropout(part, p: 0.5, rng: &r) }.values
+            if let l = last { XCTAssertEqual(r, l, "every rank ends at the same position") }
+            last = r
+        }
+        XCTAssertEqual(rows, whole)
+        XCTAssertEqual(last, one)
+    }
+
     func testStateSaveAndRestoreContinuesIdentically() {
         var rng = Philox(seed: 9, purpose: .initialisation)
         for k in 0..<7 { _ = k % 2 == 0 ? Double(rng.uniform()) : rng.normal() }

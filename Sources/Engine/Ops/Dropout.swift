@@ -11,7 +11,10 @@ public func dropout<T: Real>(_ x: Tensor<T>, p: Double, rng: inout Philox) -> Te
     let mask = UnsafeMutablePointer<T>.allocate(capacity: max(x.count, 1))
     // Compare 24-bit integers so the mask is the same for Float and Double.
     let threshold = UInt32((p * Double(1 << 24)).rounded())
+    let shard = Engine.dropoutShard
+    if let shard { rng.skip(shard.index * x.count) }  // the rows of the processes before this one
     for i in 0..<x.count { mask[i] = (rng.nextUInt32() >> 8) < threshold ? 0 : keep }
+    if let shard { rng.skip((shard.count - 1 - shard.index) * x.count) }  // and after it
     let y = Tensor<T>(shape: x.shape)
     let X = x.data, Y = y.data
     for i in 0..<x.count { Y[i] = X[i] * mask[i] }

@@ -23,6 +23,8 @@ struct AlRfouTrain: ParsableCommand {
     @OptionGroup var training: TrainingOptions
     @Option(help: "Validation symbols scored at each periodic evaluation.") var evalSymbols: Int?
     @Option(help: "Stride of the evaluations (1: the paper's protocol).") var evalStride: Int?
+    @Option(help: "Dropout rate of the residual branches and the input (default: the preset's; the paper's 0.55 in t12/t64).")
+    var dropout: Double?
     @Flag(help: "Recompute each block's activations in the backward pass instead of keeping them: the same numbers, far less memory, about a third more compute.")
     var recompute = false
     @Flag(inversion: .prefixedNo, help: "Auxiliary loss: predict at every position.") var multiplePositions = true
@@ -33,6 +35,7 @@ struct AlRfouTrain: ParsableCommand {
         guard AlRfou2018.presetNames.contains(preset) else { throw ValidationError("--preset must be one of \(AlRfou2018.presetNames.joined(separator: ", "))") }
         try checkRange("eval-symbols", evalSymbols, OptionLimits.symbols)
         try checkRange("eval-stride", evalStride, OptionLimits.context)
+        if let p = dropout, !(p >= 0 && p < 1) { throw ValidationError("--dropout must be in [0, 1)") }
         let c = config(vocab: try data.corpusAlphabet().size)
         if let problem = c.problems.first { throw ValidationError(problem) }
         try checkFitsInMemory(c.estimatedTrainingBytes, "preset \(preset) with batch \(c.training.batch)")
@@ -49,6 +52,7 @@ struct AlRfouTrain: ParsableCommand {
         config.aux.multipleTargets = multipleTargets
         config.model.predictsNextButOne = multipleTargets
         if recompute { config.recompute = true }
+        if let dropout { config.model.dropout = dropout }
         return config
     }
 
@@ -73,6 +77,7 @@ struct AlRfouTrain: ParsableCommand {
             print("stopped after step \(summary.steps) (resume with --resume)")
             return
         }
+        guard Distributed.isLeader else { return }  // rank 0 of a data-parallel job reports
         let figures = try LMFigures.draw(metricsPath: run.metricsPath, format: "png")
         let r = summary.results
         print(AlRfouReport.table(corpus: corpus.name, preset: preset, parameters: task.params.count, steps: summary.steps,

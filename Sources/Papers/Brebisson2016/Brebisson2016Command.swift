@@ -102,7 +102,9 @@ struct Brebisson2016Command: ParsableCommand {
             grid[i].model.entities = data.vocabulary.entityCount
         }
         try RunFiles.makeDirectory(runRoot)
-        try RunFiles.checkSet(grid.map { (runRoot as NSString).appendingPathComponent($0.runName) }, resume: training.resume)
+        if Distributed.isLeader {
+            try RunFiles.checkSet(grid.map { (runRoot as NSString).appendingPathComponent($0.runName) }, resume: training.resume)
+        }
         print("brebisson2016: \(ClozeInput.describe(grid[0].data, data)); preset \(preset); readers \(readers.map(\.rawValue).joined(separator: ", ")); "
               + "run root \(runRoot)")
         rb_stop_on_signals()
@@ -124,6 +126,7 @@ struct Brebisson2016Command: ParsableCommand {
             print(String(format: "%@: selected step %d: valid accuracy %.2f%%, test accuracy %.2f%%; %@", c.runName, s.bestStep,
                          (s.results["valid_accuracy"] ?? .nan) * 100, (s.results["test_accuracy"] ?? .nan) * 100, formatDuration(s.wallSeconds)))
         }
+        guard Distributed.isLeader else { return }  // rank 0 of a data-parallel job measures and reports
         if !noLookup {
             let d = grid[0].model.stateSize
             print("lookup cost: story states of width \(d), \(LookupBenchmark.lengths.map(String.init).joined(separator: ", ")) tokens ...")

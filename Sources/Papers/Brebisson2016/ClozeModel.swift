@@ -96,19 +96,22 @@ public final class ClozeModel<T: Real> {
         params.finalize()
     }
 
-    /// Embeds time-major ids, with dropout when `rng` is given.
-    func embed(_ ids: [Int32], rng: inout Philox?) -> Tensor<T> {
+    /// Embeds time-major ids ([steps x batch, embedding]), with dropout when `rng` is given. The mask is drawn in
+    /// batch-major order, so that a data-parallel rank's slice of a batch gets the rows of one process's mask.
+    func embed(_ ids: [Int32], batch: Int, rng: inout Philox?) -> Tensor<T> {
         let x = embedding(ids)
         guard config.dropout > 0, var r = rng else { return x }
         defer { rng = r }
-        return dropout(x, p: config.dropout, rng: &r)
+        let steps = ids.count / batch, e = config.embedding
+        let batchMajor = permute(reshape(x, [steps, batch, e]), [1, 0, 2])
+        return reshape(permute(dropout(batchMajor, p: config.dropout, rng: &r), [1, 0, 2]), [steps * batch, e])
     }
 
     /// The story states H [B, T, d], the story's final state [B, d] (the forward GRU after the last real word,
     /// beside the backward GRU after the first) and the question vector q [B, d].
     public func encode(_ batch: ClozeBatch, rng: inout Philox?) -> (states: Tensor<T>, final: Tensor<T>, q: Tensor<T>) {
         let b = batch.size
-        let xs = embed(batch.stories, rng: &rng), xq = embed(batch.queries, rng: &rng)
+        let xs = embed(batch.stories, batch: b, rng: &rng), xq = embed(batch.queries, batch: b, rng: &rng)
         let sf = storyForward(xs, steps: batch.storySteps, batch: b, lengths: batch.storyLengths)
         var steps = sf.states, final = sf.final
         if let storyBackward {

@@ -126,13 +126,20 @@ public final class ClozeTask: TrainingTask {
     }
 
     public func batchLoss(step: Int, rng: inout RunRNG) -> BatchLoss {
+        // Every rank of a data-parallel job draws the same bucket and trains on its slice of it. A slice's mean
+        // loss is weighted by its share of the bucket (the last bucket may not divide evenly), so the ranks'
+        // averaged gradient is the whole bucket's.
         let bucket = buckets[rng.data.below(buckets.count)]
-        let b = ClozeBatch(bucket.map { train[$0] })
+        let rows = Distributed.slice(bucket.count)
+        guard !rows.isEmpty else { return BatchLoss(loss: Tensor<Float>(shape: [1]), metrics: ["accuracy": 0]) }
+        let b = ClozeBatch(bucket[rows].map { train[$0] })
         var dropoutRNG: Philox? = config.model.dropout > 0 ? rng.dropout : nil
         let logits = model.logits(b, rng: &dropoutRNG)
         if let r = dropoutRNG { rng.dropout = r }
         let right = zip(predictions(logits), b.answers).filter { $0 == $1 }.count
-        return BatchLoss(loss: crossEntropy(logits, targets: b.answers), metrics: ["accuracy": Double(right) / Double(b.size)])
+        let share = Float(rows.count * Distributed.size) / Float(bucket.count)
+        return BatchLoss(loss: crossEntropy(logits, targets: b.answers, weight: share),
+                         metrics: ["accuracy": Double(right) / Double(b.size) * Double(share)])
     }
 
     public func evaluate(step: Int) throws -> [String: Double] {

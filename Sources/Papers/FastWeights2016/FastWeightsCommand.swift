@@ -135,8 +135,11 @@ struct FastWeightsTrain: ParsableCommand {
             throw DataError("\(path): \(e.set.pairs) pairs per example, the training data has \(pairs)")
         }
         try RunFiles.makeDirectory(runRoot)
-        try RunFiles.checkSet(grid.map { (runRoot as NSString).appendingPathComponent($0.runName) }, resume: training.resume)
-        let parallel = min(jobs ?? min(2, ProcessInfo.processInfo.activeProcessorCount), grid.count)
+        if Distributed.isLeader {
+            try RunFiles.checkSet(grid.map { (runRoot as NSString).appendingPathComponent($0.runName) }, resume: training.resume)
+        }
+        // A data-parallel job (mpirun) trains the runs one after the other, every rank on each.
+        let parallel = Distributed.launchedSize != nil ? 1 : min(jobs ?? min(2, ProcessInfo.processInfo.activeProcessorCount), grid.count)
         let start = Date()
         let c0 = grid[0]
         let description = c0.data != "generated"
@@ -156,7 +159,7 @@ struct FastWeightsTrain: ParsableCommand {
                 if stopped { return }
             }
         }
-        if training.stopAfter != nil || noReport {
+        if training.stopAfter != nil || noReport || !Distributed.isLeader {
             if !failures.isEmpty { throw TrainingError("\(failures.count) of \(grid.count) runs failed; first: \(failures[0])") }
             return
         }

@@ -133,12 +133,14 @@ public final class RetrievalTask: TrainingTask {
     }
 
     public func batchLoss(step: Int, rng: inout RunRNG) -> BatchLoss {
-        let b = config.training.batch, l = train.length
+        // The global batch is drawn on every rank of a data-parallel job; each trains on its rows.
+        let rows = Distributed.slice(config.training.batch), b = rows.count, l = train.length
         var ids = [Int32](), targets = [Int32]()
         ids.reserveCapacity(b * l)
         targets.reserveCapacity(b)
-        for _ in 0..<b {
+        for row in 0..<config.training.batch {
             let i = rng.data.below(train.count)
+            guard rows.contains(row) else { continue }
             ids.append(contentsOf: train.inputs[(i * l)..<((i + 1) * l)])
             targets.append(train.targets[i])
         }

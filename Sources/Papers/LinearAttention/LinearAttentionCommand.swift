@@ -79,7 +79,7 @@ struct LinearAttentionCommand: ParsableCommand {
         let base = base(vocab: corpus.alphabet.size)
         let root = training.out ?? "runs/linear-attention/\(corpus.name)-\(preset)"
         let runs = try runs(vocab: corpus.alphabet.size)
-        try RunFiles.checkSet(runs.map { root + "/" + $0.name }, resume: training.resume)
+        if Distributed.isLeader { try RunFiles.checkSet(runs.map { root + "/" + $0.name }, resume: training.resume) }
         let start = Date()
         print("linear-attention: preset \(preset) on \(corpus.name) (\(corpus.train.count) / \(corpus.valid.count) / \(corpus.test.count) symbols), "
               + "\(runs.count) kinds (\(runs.map(\.name).joined(separator: ", "))), \(base.training.steps) steps each; runs under \(root)")
@@ -99,9 +99,11 @@ struct LinearAttentionCommand: ParsableCommand {
                 print("\(r.name): stopped after step \(summary.steps) (resume with --resume)")
                 return
             }
+            guard Distributed.isLeader else { continue }  // rank 0 of a data-parallel job measures and reports
             try recordDecodeTimes(r.config.model, metricsPath: trainer.metricsPath, step: summary.steps)
             print(String(format: "%@: test bpc %.4f (selected step %d)", r.name, summary.results["test_bpc"] ?? .nan, summary.bestStep))
         }
+        guard Distributed.isLeader else { return }
         let report = try LinearAttentionReport.write(experimentDir: root, format: "png")
         print(report.table)
         for f in report.files { print("wrote: \(f)") }

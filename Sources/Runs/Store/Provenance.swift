@@ -33,6 +33,8 @@ public struct Provenance {
             ("blas_kernel", .string(BLAS.coreName)),
             ("cpu", .string(Machine.cpuModel)),
             ("threads", .int(Int64(threads))),
+            ("world_size", .int(Int64(Distributed.size))),
+        ] + (Distributed.isActive ? [("mpi", AttributeValue.string(Distributed.library))] : []) + [
             ("start_time", .string(iso8601(startTime))),
         ]
     }

@@ -103,10 +103,13 @@ public final class Trainer<Task: TrainingTask> {
     private var best = Double.infinity
     private var bestStep = 0
     private var lastEval: [String: Double]?
-    private let log: MetricsLog
+    /// The run's files: written by rank 0 of a data-parallel job only (nil on the other ranks).
+    private let log: MetricsLog?
     private let provenance: Provenance
-    /// Held from the start of the run to its end: no second process trains it meanwhile.
-    private let lock: RunLock
+    /// Held from the start of the run to its end: no second process trains it meanwhile (rank 0 only).
+    private let lock: RunLock?
+    /// A SIGINT or SIGTERM reached this process (in a data-parallel job: any rank) during the last step.
+    private var stopRequested = false
 
     /// Called with a one-line progress report (a terminal rewrites it in place); `final` on the last step.
     public var progress: ((String, _ final: Bool) -> Void)?
@@ -130,11 +133,26 @@ public final class Trainer<Task: TrainingTask> {
         optimizer = training.makeOptimizer(task.params)
         rng = RunRNG(seed: training.seed)
         rb_stop_on_signals()  // from here a SIGINT/SIGTERM stops the run at a step boundary, its state saved (see run())
+        if Distributed.isActive {
+            guard training.batch % Distributed.size == 0 else {
+                throw TrainingError("the batch of \(training.batch) does not divide among \(Distributed.size) ranks; give --batch a multiple of \(Distributed.size)")
+            }
+            try Distributed.requireSameEverywhere(Array(task.config.json.utf8), "configuration")
+        }
+        guard Distributed.isLeader else {
+            // The other ranks of a data-parallel job write nothing; they resume from rank 0's checkpoint.
+            log = nil
+            lock = nil
+            if try Distributed.sum([0])[0] > 0 { try loadCheckpoint() }
+            return
+        }
         try RunFiles.makeDirectory(runDir)
         lock = try RunLock.acquire(runDir)
         let continues = try RunFiles.prepare(runDir: runDir, resume: resume)
         let metricsExisted = FileManager.default.fileExists(atPath: runDir + "/" + RunFiles.metrics)
-        log = try MetricsLog(path: runDir + "/" + RunFiles.metrics)
+        let log = try MetricsLog(path: runDir + "/" + RunFiles.metrics)
+        self.log = log
+        if Distributed.isActive { _ = try Distributed.sum([continues ? 1 : 0]) }  // tells the other ranks
         if continues {
             try loadCheckpoint()
             try log.resume(atStep: Int64(step))
@@ -161,17 +179,30 @@ public final class Trainer<Task: TrainingTask> {
         func stopped(_ what: String, _ value: String) -> TrainingError {
             TrainingError("\(task.label)step \(step): the \(what) is \(value); run stopped. \(RunFiles.lastGoodCheckpointNote(checkpointPath))")
         }
-        let loss = batch.loss.scalar
-        guard loss.isFinite else { throw stopped("loss", "\(loss)") }
+        var loss = Double(batch.loss.scalar), batchMetrics = batch.metrics
+        stopRequested = rb_stop_signal() != 0
+        if Distributed.isActive {
+            // The batch's loss and metrics over the whole global batch, and whether any rank was told to stop.
+            let keys = batchMetrics.keys.sorted()
+            let n = Double(Distributed.size)
+            let global = try Distributed.sum([loss] + keys.map { batchMetrics[$0]! } + [stopRequested ? 1 : 0])
+            loss = global[0] / n
+            for (i, k) in keys.enumerated() { batchMetrics[k] = global[i + 1] / n }
+            stopRequested = global.last! > 0
+        }
+        guard loss.isFinite else { throw stopped("loss", "\(Float(loss))") }
         tape.backward(from: batch.loss)
+        let reduceStart = Distributed.allreduceSeconds
+        try Distributed.averageGradients(task.params.gradients, count: task.params.count)
         let norm = clipGradientNorm(task.params, maxNorm: training.clip)
         guard norm.isFinite else { throw stopped("gradient norm", "\(norm)") }
         let lr = training.learningRateSchedule.rate(base: training.lr, step: step)
         optimizer.step(lr: lr)
-        var metrics = batch.metrics
-        metrics["loss"] = Double(loss)
+        var metrics = batchMetrics
+        metrics["loss"] = loss
         metrics["grad_norm"] = norm
         metrics["lr"] = lr
+        if Distributed.isActive { metrics["allreduce_s"] = Distributed.allreduceSeconds - reduceStart }
         return metrics
     }
 
@@ -181,7 +212,7 @@ public final class Trainer<Task: TrainingTask> {
         let sessionStart = DispatchTime.now().uptimeNanoseconds
         let wallAtStart = wallSeconds, stepAtStart = step
         func wallNow() -> Double { wallAtStart + Double(DispatchTime.now().uptimeNanoseconds - sessionStart) / 1e9 }
-        defer { lock.release() }
+        defer { lock?.release() }
         do {
             while step < training.steps {
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -190,8 +221,8 @@ public final class Trainer<Task: TrainingTask> {
                 wallSeconds = wallNow()
                 if let tokens = task.tokensPerStep { metrics["tokens_per_s"] = Double(tokens) / dt }
                 metrics["wall_time"] = wallSeconds
-                try log.record("train", step: Int64(step), metrics)
-                if step % training.evalEvery == 0 || step == training.steps {
+                try log?.record("train", step: Int64(step), metrics)
+                if Distributed.isLeader && (step % training.evalEvery == 0 || step == training.steps) {
                     var e = try task.evaluate(step: step)
                     guard let value = e[task.selectionMetric] else {
                         throw TrainingError("the evaluation has no '\(task.selectionMetric)' to select the model by")
@@ -204,13 +235,14 @@ public final class Trainer<Task: TrainingTask> {
                     wallSeconds = wallNow()
                     e["wall_time"] = wallSeconds
                     lastEval = e
-                    try log.record("eval", step: Int64(step), e)
+                    try log?.record("eval", step: Int64(step), e)
                 }
                 if step % training.checkpointEvery == 0 || step == training.steps {
-                    try log.flush()
+                    try Distributed.requireSameEverywhere(parameterBytes(), "parameters after step \(step)")
+                    try log?.flush()
                     try saveCheckpoint()
                 }
-                if step % task.progressEvery == 0 || step == training.steps {
+                if Distributed.isLeader && (step % task.progressEvery == 0 || step == training.steps) {
                     let eta = (wallSeconds - wallAtStart) / Double(step - stepAtStart) * Double(training.steps - step)
                     var line = "\(task.label)step \(step)/\(training.steps)  " + String(format: "loss %.4f", metrics["loss"]!)
                     let part = task.progress(batch: metrics, lastEval: lastEval)
@@ -218,34 +250,37 @@ public final class Trainer<Task: TrainingTask> {
                     if let tps = metrics["tokens_per_s"] { line += String(format: "  %.0f tok/s", tps) }
                     progress?(line + "  ETA " + formatDuration(eta), step == training.steps)
                 }
-                if rb_stop_signal() != 0 {
+                if stopRequested {
                     // SIGINT or SIGTERM (also a fastweights grid's parent stopping or dying): keep everything so far.
                     let signal = rb_stop_signal() == SIGINT ? "SIGINT" : "SIGTERM"
-                    try log.flush()
+                    try log?.flush()
                     if step % training.checkpointEvery != 0 { try saveCheckpoint() }
-                    try log.close()
+                    try log?.close()
                     throw TrainingError("\(task.label)stopped by \(signal) after step \(step); checkpoint saved, continue with --resume")
                 }
                 if let stop = stopAfterStep, step >= stop {
-                    try log.close()
+                    try log?.close()
                     return TrainingSummary(steps: step, bestStep: bestStep, lastEval: lastEval, results: [:], wallSeconds: wallSeconds,
                                            stoppedEarly: true)
                 }
             }
-            let results = try finish()
+            guard let log else {  // another rank of a data-parallel job: rank 0 scores the selected model
+                return TrainingSummary(steps: step, bestStep: bestStep, lastEval: nil, results: [:], wallSeconds: wallSeconds, stoppedEarly: false)
+            }
+            let results = try finish(log)
             try Provenance.writeEnd(to: log.file)
             try log.close()
             return TrainingSummary(steps: step, bestStep: bestStep, lastEval: lastEval, results: results, wallSeconds: wallSeconds,
                                    stoppedEarly: false)
         } catch {
-            try? log.close()
+            try? log?.close()
             throw error
         }
     }
 
     /// Loads the selected parameters into the task's model and records its results once (a finished run that
     /// is resumed reads them back instead of scoring again).
-    private func finish() throws -> [String: Double] {
+    private func finish(_ log: MetricsLog) throws -> [String: Double] {
         try loadSelected()
         if let recorded = try Self.lastRow(of: "results", in: log.file) { return recorded.values }
         var r = try task.results()
@@ -290,7 +325,13 @@ public final class Trainer<Task: TrainingTask> {
         }
     }
 
+    /// The parameters' bytes (to check that every rank of a data-parallel job holds the same).
+    private func parameterBytes() -> [UInt8] {
+        Array(UnsafeRawBufferPointer(start: task.params.values, count: task.params.count * MemoryLayout<Float>.size))
+    }
+
     public func saveCheckpoint() throws {
+        guard Distributed.isLeader else { return }
         try Checkpoint.write(to: checkpointPath) { f in
             try task.params.write(to: f)
             try optimizer.write(to: f, group: "optimizer")
