@@ -10,7 +10,8 @@ import Foundation
 /// `stride` positions, each from a full `context` of history. `stride` 1 is the paper's protocol (one forward
 /// pass per symbol, sliding by one); larger strides are cheaper and give somewhat higher numbers, and must be
 /// labelled as such; a stride longer than the context cannot be honoured (callers refuse it with
-/// `strideProblem`). `maxSymbols` scores only a prefix. Runs without a tape (no activations are kept).
+/// `strideProblem`). `maxSymbols` scores only a prefix. Runs without a tape (no activations are kept). In a
+/// data-parallel job the batches of windows are split over the ranks and the sums reduced (every rank must call it).
 public func evaluateBPC(_ model: TransformerLM<Float>, ids: [UInt8], stride: Int, batch: Int = 16, maxSymbols: Int? = nil) -> (bpc: Double, symbols: Int) {
     let ctx = model.config.context
     precondition((1...ctx).contains(stride), "evaluateBPC: stride \(stride) outside 1...\(ctx)")
@@ -30,12 +31,14 @@ public func evaluateBPC(_ model: TransformerLM<Float>, ids: [UInt8], stride: Int
     var nats = 0.0, count = 0
     var rng = Philox(seed: 0, purpose: .evaluation)
     Tape.withoutRecording {
-        var w = 0
+        var w = 0, index = 0
         while w < windows.count {
             // Windows of one length go together (only the first can be shorter).
             let length = windows[w].length
             var group: [(start: Int, length: Int, firstScored: Int)] = []
             while w < windows.count && group.count < batch && windows[w].length == length { group.append(windows[w]); w += 1 }
+            index += 1
+            guard Distributed.owns(index - 1) else { continue }
             var x: [Int32] = [], y: [Int32] = []
             for g in group {
                 for j in 0..<length {
@@ -47,6 +50,10 @@ public func evaluateBPC(_ model: TransformerLM<Float>, ids: [UInt8], stride: Int
             nats += Double(crossEntropy(logits, targets: y, reduction: .sum).scalar)
             count += y.filter { $0 >= 0 }.count
         }
+    }
+    if Distributed.isActive {
+        let total = Distributed.sumOrAbort([nats, Double(count)])
+        (nats, count) = (total[0], Int(total[1]))
     }
     return (nats / Double(count) / Foundation.log(2.0), count)
 }

@@ -37,7 +37,8 @@ final class DistributedTests: XCTestCase {
         }
     }
 
-    /// al-rfou2018 with dropout and every auxiliary loss, and the fastweights LSTM: 2 ranks give the losses,
+    /// al-rfou2018 with dropout and every auxiliary loss, the fastweights LSTM and a brebisson2016 reader with dropout:
+    /// 2 ranks give the losses,
     /// gradient norms and evaluations of 1 process at the same global batch (relative 1e-5: the gradient sums run
     /// in another order); the ranks' parameters are compared at every checkpoint (a mismatch stops the run).
     func testTwoRanksTrainAsOneProcess() throws {
@@ -69,6 +70,17 @@ final class DistributedTests: XCTestCase {
         XCTAssertEqual(rc, 0, err)
         let fwNames = ["train/loss", "train/grad_norm", "eval/valid_error", "eval/test_loss"]
         assertClose(try series(dir + "/fw1/lstm-R12/metrics.h5", fwNames), try series(dir + "/fw2/lstm-R12/metrics.h5", fwNames), tolerance: 1e-5)
+
+        // The readers: length buckets that need not divide evenly, stories padded per batch, dropout.
+        let reader = ["brebisson2016", "--preset", "smoke", "--readers", "gated-linear", "--steps", "20", "--eval-every", "10",
+                      "--dropout", "0.2", "--no-lookup", "--threads", "1"]
+        (rc, _, err) = try runReplicate(reader + ["--out", dir + "/r1"])
+        XCTAssertEqual(rc, 0, err)
+        (rc, _, err) = try runRanks(2, reader + ["--out", dir + "/r2"])
+        XCTAssertEqual(rc, 0, err)
+        let readerNames = ["train/loss", "train/grad_norm", "eval/valid_accuracy", "eval/test_loss", "results/test_accuracy"]
+        assertClose(try series(dir + "/r1/gated-linear/metrics.h5", readerNames), try series(dir + "/r2/gated-linear/metrics.h5", readerNames),
+                    tolerance: 1e-5)
     }
 
     /// Stopped after step 10 and resumed with the same 2 ranks: bit-identical to the uninterrupted 2-rank run.

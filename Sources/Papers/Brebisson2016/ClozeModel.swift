@@ -45,14 +45,16 @@ public struct ClozeBatch {
     public let candidates: [[Int32]]
     public let answers: [Int32]
 
-    public init(_ examples: [ClozeExample]) {
+    /// `steps`: pad stories and queries to at least these lengths (a data-parallel rank pads its slice of a batch
+    /// as the whole batch is padded, so that its dropout masks are that batch's rows).
+    public init(_ examples: [ClozeExample], steps: (story: Int, query: Int) = (0, 0)) {
         precondition(!examples.isEmpty, "ClozeBatch: no examples")
         size = examples.count
         storyLengths = examples.map(\.story.count)
         queryLengths = examples.map(\.query.count)
         precondition(storyLengths.allSatisfy { $0 > 0 } && queryLengths.allSatisfy { $0 > 0 }, "ClozeBatch: an empty story or query")
-        storySteps = storyLengths.max()!
-        querySteps = queryLengths.max()!
+        storySteps = max(storyLengths.max()!, steps.story)
+        querySteps = max(queryLengths.max()!, steps.query)
         func timeMajor(_ seqs: [[Int32]], _ steps: Int) -> [Int32] {
             var ids = [Int32](repeating: 0, count: steps * seqs.count)
             for (b, s) in seqs.enumerated() { for (t, id) in s.enumerated() { ids[t * seqs.count + b] = id } }

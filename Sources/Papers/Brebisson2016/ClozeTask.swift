@@ -53,13 +53,18 @@ public func evaluateCloze(_ model: ClozeModel<Float>, on examples: [ClozeExample
     var correct = [Bool](repeating: false, count: examples.count)
     var lossSum = 0.0
     Tape.withoutRecording {
-        for bucket in lengthBuckets(examples, batch: batch) {
+        for (i, bucket) in lengthBuckets(examples, batch: batch).enumerated() where Distributed.owns(i) {  // split over ranks
             let b = ClozeBatch(bucket.map { examples[$0] })
             var none: Philox? = nil
             let logits = model.logits(b, rng: &none)
             lossSum += Double(crossEntropy(logits, targets: b.answers, reduction: .sum).scalar)
             for (i, p) in predictions(logits).enumerated() { correct[bucket[i]] = p == b.answers[i] }
         }
+    }
+    if Distributed.isActive {
+        let total = Distributed.sumOrAbort([lossSum] + correct.map { $0 ? 1 : 0 })
+        lossSum = total[0]
+        correct = total.dropFirst().map { $0 > 0 }
     }
     let n = max(examples.count, 1)
     // One bin per story length when there are few (the synthetic task), else bins of equal question counts.
@@ -132,7 +137,8 @@ public final class ClozeTask: TrainingTask {
         let bucket = buckets[rng.data.below(buckets.count)]
         let rows = Distributed.slice(bucket.count)
         guard !rows.isEmpty else { return BatchLoss(loss: Tensor<Float>(shape: [1]), metrics: ["accuracy": 0]) }
-        let b = ClozeBatch(bucket[rows].map { train[$0] })
+        let b = ClozeBatch(bucket[rows].map { train[$0] },
+                           steps: (bucket.map { train[$0].story.count }.max()!, bucket.map { train[$0].query.count }.max()!))
         var dropoutRNG: Philox? = config.model.dropout > 0 ? rng.dropout : nil
         let logits = model.logits(b, rng: &dropoutRNG)
         if let r = dropoutRNG { rng.dropout = r }

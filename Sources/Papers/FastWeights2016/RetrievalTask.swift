@@ -81,13 +81,18 @@ public func evaluateRetrieval(_ model: RetrievalModel<Float>, on set: RetrievalS
         var start = 0
         while start < set.count {
             let n = min(batch, set.count - start)
+            defer { start += n }
+            guard Distributed.owns(start / batch) else { continue }  // a data-parallel job splits the batches
             let ids = Array(set.inputs[(start * set.length)..<((start + n) * set.length)])
             let targets = Array(set.targets[start..<(start + n)])
             let logits = model.logits(ids, batch: n)
             lossSum += Double(crossEntropy(logits, targets: targets, reduction: .sum).scalar)
             wrong += misclassified(logits, targets)
-            start += n
         }
+    }
+    if Distributed.isActive {
+        let total = Distributed.sumOrAbort([Double(wrong), lossSum])
+        (wrong, lossSum) = (Int(total[0]), total[1])
     }
     return RetrievalScore(error: Double(wrong) / Double(max(set.count, 1)), loss: lossSum / Double(max(set.count, 1)), count: set.count)
 }

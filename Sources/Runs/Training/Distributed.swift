@@ -76,6 +76,18 @@ public enum Distributed {
         }
     }
 
+    /// Sums over the ranks inside an evaluation (which cannot throw): a failed reduction ends the job.
+    public static func sumOrAbort(_ values: [Double]) -> [Double] {
+        guard isActive else { return values }
+        do { return try sum(values) } catch {
+            FileHandle.standardError.write(Data("error: rank \(rank): \(error)\n".utf8))
+            abort(code: 1)
+        }
+    }
+
+    /// Whether this rank takes part `index` of a piece of work split over the ranks (round robin).
+    public static func owns(_ index: Int) -> Bool { index % size == rank }
+
     public static func barrier() throws {
         guard isActive else { return }
         guard rb_mpi_barrier() == 0 else { throw TrainingError("MPI: a barrier failed") }

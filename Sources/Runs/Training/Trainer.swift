@@ -222,7 +222,7 @@ public final class Trainer<Task: TrainingTask> {
                 if let tokens = task.tokensPerStep { metrics["tokens_per_s"] = Double(tokens) / dt }
                 metrics["wall_time"] = wallSeconds
                 try log?.record("train", step: Int64(step), metrics)
-                if Distributed.isLeader && (step % training.evalEvery == 0 || step == training.steps) {
+                if step % training.evalEvery == 0 || step == training.steps {  // every rank: evaluations are split over them
                     var e = try task.evaluate(step: step)
                     guard let value = e[task.selectionMetric] else {
                         throw TrainingError("the evaluation has no '\(task.selectionMetric)' to select the model by")
@@ -264,10 +264,11 @@ public final class Trainer<Task: TrainingTask> {
                                            stoppedEarly: true)
                 }
             }
-            guard let log else {  // another rank of a data-parallel job: rank 0 scores the selected model
-                return TrainingSummary(steps: step, bestStep: bestStep, lastEval: nil, results: [:], wallSeconds: wallSeconds, stoppedEarly: false)
-            }
             let results = try finish(log)
+            guard let log else {  // another rank of a data-parallel job
+                return TrainingSummary(steps: step, bestStep: bestStep, lastEval: lastEval, results: results, wallSeconds: wallSeconds,
+                                       stoppedEarly: false)
+            }
             try Provenance.writeEnd(to: log.file)
             try log.close()
             return TrainingSummary(steps: step, bestStep: bestStep, lastEval: lastEval, results: results, wallSeconds: wallSeconds,
@@ -280,13 +281,17 @@ public final class Trainer<Task: TrainingTask> {
 
     /// Loads the selected parameters into the task's model and records its results once (a finished run that
     /// is resumed reads them back instead of scoring again).
-    private func finish(_ log: MetricsLog) throws -> [String: Double] {
+    /// In a data-parallel job every rank scores (the evaluation is split over them) and rank 0 records.
+    private func finish(_ log: MetricsLog?) throws -> [String: Double] {
         try loadSelected()
-        if let recorded = try Self.lastRow(of: "results", in: log.file) { return recorded.values }
+        let recorded = try log.flatMap { try Self.lastRow(of: "results", in: $0.file) }
+        // Whether rank 0 has them already, so that every rank takes the same path.
+        let scored = Distributed.isActive ? try Distributed.sum([recorded == nil ? 0 : 1])[0] > 0 : recorded != nil
+        if scored { return recorded?.values ?? [:] }
         var r = try task.results()
         r.values["wall_time"] = wallSeconds
-        try log.record("results", step: Int64(bestStep), r.values)
-        for (k, v) in r.attributes { try log.file.setAttribute(k, v) }
+        try log?.record("results", step: Int64(bestStep), r.values)
+        for (k, v) in r.attributes { try log?.file.setAttribute(k, v) }
         return r.values
     }
 
@@ -316,6 +321,7 @@ public final class Trainer<Task: TrainingTask> {
     }
 
     private func saveBest(value: Double) throws {
+        guard Distributed.isLeader else { return }
         try Checkpoint.write(to: bestPath) { f in
             try task.params.write(to: f)
             try f.setAttribute("step", .int(Int64(step)))
