@@ -11,7 +11,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that measure our code and its peer in the same run and print the ratio.",
-        subcommands: [BenchEngine.self, BenchLinearAttention.self, BenchStepMemory.self])
+        subcommands: [BenchEngine.self, BenchLinearAttention.self, BenchMPI.self, BenchStepMemory.self])
 }
 
 struct BenchEngine: ParsableCommand {
@@ -291,4 +291,60 @@ func capture(_ exe: String, _ args: [String]) throws -> String {
     let r = try Subprocess.run(exe, args)
     guard r.status == 0 else { throw StoreError("\(exe) exited with \(r.status)") }
     return r.outputText
+}
+
+struct BenchMPI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mpi",
+        abstract: "Data-parallel training on this machine: al-rfou2018 as 1 process x T threads against R ranks (mpirun) x T/R threads; prints tokens/s of both, their ratio, and the all-reduce's time per step, share of the step and bandwidth.")
+
+    @Option(help: "The al-rfou2018 preset.") var preset = "cpu"
+    @Option(help: "Timed steps (after 3 untimed ones).") var steps = 20
+    @Option(help: "Ranks of the data-parallel job.") var ranks = 2
+    @Option(help: "Threads in all: the single process uses them all, each rank its share.") var threads = 2
+    @Option(help: "mpirun to start the ranks with.") var mpirun = "/usr/bin/mpirun"
+
+    func validate() throws {
+        guard AlRfou2018.presetNames.contains(preset) else { throw ValidationError("--preset must be one of \(AlRfou2018.presetNames.joined(separator: ", "))") }
+        try checkRange("steps", steps, 1...100_000)
+        try checkRange("ranks", ranks, 2...1024)
+        try checkRange("threads", threads, OptionLimits.threads)
+        guard threads % ranks == 0 else { throw ValidationError("--threads must be a multiple of --ranks") }
+        guard FileManager.default.isExecutableFile(atPath: mpirun) else { throw ValidationError("\(mpirun): not found (./setup.sh installs openmpi-bin)") }
+    }
+
+    func run() throws {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let dir = NSTemporaryDirectory() + "replicate-bench-mpi-\(getpid())"
+        try RunFiles.makeDirectory(dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A corpus of random words (the speed does not depend on the text).
+        var rng = Philox(seed: 1)
+        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far", "away"]
+        var text = ""
+        while text.utf8.count < 400_000 { text += words[rng.below(words.count)] + " " }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/corpus.txt"))
+        let total = steps + 3
+        let common = ["al-rfou2018", "--preset", preset, "--data-file", dir + "/corpus.txt", "--alphabet", "text8", "--steps", "\(total)",
+                      "--eval-every", "\(total)", "--checkpoint-every", "\(total)", "--eval-symbols", "2000"]
+        func measure(_ name: String, _ command: String, _ args: [String]) throws -> (tokens: Double, allreduce: Double, params: Int) {
+            let r = try Subprocess.run(command, args + ["--out", dir + "/" + name])
+            guard r.status == 0 else { throw TrainingError("\(name): \(r.errorText.split(separator: "\n").last ?? "failed")") }
+            let f = try HDF5File.open(dir + "/\(name)/metrics.h5")
+            let tps = Array(try f.read("train/tokens_per_s").doubles.dropFirst(3)).sorted()
+            let reduce = f.kind(of: "train/allreduce_s") == .dataset ? Array(try f.read("train/allreduce_s").doubles.dropFirst(3)).sorted() : []
+            return (tps[tps.count / 2], reduce.isEmpty ? 0 : reduce[reduce.count / 2], Int(try f.attribute("parameters")?.intValue ?? 0))
+        }
+        print("machine: \(Machine.cpuModel), \(Machine.coreCount) cores; al-rfou2018 preset \(preset), \(steps) timed steps (medians)")
+        let one = try measure("one", exe, common + ["--threads", "\(threads)"])
+        let job = try measure("ranks", mpirun, ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "\(ranks)", exe]
+                                             + common + ["--threads", "\(threads / ranks)"])
+        let config = AlRfou2018.preset(preset, dataset: "bench", vocab: 27)!
+        let stepSeconds = Double(config.training.batch * config.model.context) / job.tokens
+        let bytes = Double(one.params * 4), moved = bytes * 2 * Double(ranks - 1) / Double(ranks)
+        print(String(format: "1 process x %d threads: %.0f tokens/s", threads, one.tokens))
+        print(String(format: "%d ranks x %d threads: %.0f tokens/s; ratio %.2f", ranks, threads / ranks, job.tokens, job.tokens / one.tokens))
+        print(String(format: "all-reduce of %d parameters (%.1f MB): %.2f ms per step, %.1f%% of the step (%.1f ms); %.2f GB/s (ring: 2(R-1)/R x bytes per rank)",
+                     one.params, bytes / 1e6, job.allreduce * 1e3, 100 * job.allreduce / stepSeconds, stepSeconds * 1e3, moved / job.allreduce / 1e9))
+    }
 }
