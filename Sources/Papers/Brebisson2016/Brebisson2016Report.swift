@@ -18,21 +18,16 @@ public struct LookupResults {
     }
 
     public func write(to path: String) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        let f = try HDF5File.create(tmp)
-        try f.setAttribute("experiment", .string(Self.experiment))
-        try f.setAttribute("dimension", .int(Int64(dimension)))
-        for (k, v) in notes.sorted(by: { $0.key < $1.key }) { try f.setAttribute(k, .string(v)) }
-        try f.write(NDArray(costs.map { Int64($0.length) }), to: "lengths")
-        try f.write(NDArray(costs.map(\.softmaxSeconds)), to: "softmax_seconds_per_query")
-        try f.write(NDArray(costs.map(\.linearSeconds)), to: "linear_seconds_per_query")
-        try f.write(NDArray(costs.map(\.linearBuildSeconds)), to: "linear_build_seconds")
-        try f.write(NDArray(costs.map { Int64($0.softmaxBytes) }), to: "softmax_bytes")
-        try f.write(NDArray(costs.map { Int64($0.linearBytes) }), to: "linear_bytes")
-        try f.close()
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw StoreError("\(path): cannot move the results into place (\(String(cString: strerror(errno))))")
+        try HDF5File.writeAtomically(to: path, what: "lookup measurement") { f in
+            try f.setAttribute("experiment", .string(Self.experiment))
+            try f.setAttribute("dimension", .int(Int64(dimension)))
+            for (k, v) in notes.sorted(by: { $0.key < $1.key }) { try f.setAttribute(k, .string(v)) }
+            try f.write(NDArray(costs.map { Int64($0.length) }), to: "lengths")
+            try f.write(NDArray(costs.map(\.softmaxSeconds)), to: "softmax_seconds_per_query")
+            try f.write(NDArray(costs.map(\.linearSeconds)), to: "linear_seconds_per_query")
+            try f.write(NDArray(costs.map(\.linearBuildSeconds)), to: "linear_build_seconds")
+            try f.write(NDArray(costs.map { Int64($0.softmaxBytes) }), to: "softmax_bytes")
+            try f.write(NDArray(costs.map { Int64($0.linearBytes) }), to: "linear_bytes")
         }
     }
 

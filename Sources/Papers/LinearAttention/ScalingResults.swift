@@ -37,23 +37,18 @@ public struct ScalingResults {
     public func batch(at context: Int) -> Int { max(1, tokensPerStep / context) }
 
     public func write(to path: String) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        let f = try HDF5File.create(tmp)
-        try f.setAttribute("experiment", .string(Self.experiment))
-        try f.setAttribute("kinds", .string(kinds.joined(separator: ",")))
-        try f.setAttribute("tokens_per_step", .int(Int64(tokensPerStep)))
-        for (k, v) in notes.sorted(by: { $0.key < $1.key }) { try f.setAttribute(k, .string(v)) }
-        try f.write(NDArray(contexts.map(Int64.init)), to: "contexts")
-        try f.write(NDArray(decodeContexts.map(Int64.init)), to: "decode_contexts")
-        for (e, engine) in Self.engines.enumerated() {
-            try f.write(NDArray(tokensPerSecond[e].flatMap { $0 }, shape: [kinds.count, contexts.count]), to: "\(engine)_tokens_per_s")
-            try f.write(NDArray(stepMB[e].flatMap { $0 }, shape: [kinds.count, contexts.count]), to: "\(engine)_step_mb")
-            try f.write(NDArray(decodeMs[e].flatMap { $0 }, shape: [kinds.count, decodeContexts.count]), to: "\(engine)_decode_ms")
-        }
-        try f.close()
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw StoreError("\(path): cannot move the results into place (\(String(cString: strerror(errno))))")
+        try HDF5File.writeAtomically(to: path, what: "benchmark results") { f in
+            try f.setAttribute("experiment", .string(Self.experiment))
+            try f.setAttribute("kinds", .string(kinds.joined(separator: ",")))
+            try f.setAttribute("tokens_per_step", .int(Int64(tokensPerStep)))
+            for (k, v) in notes.sorted(by: { $0.key < $1.key }) { try f.setAttribute(k, .string(v)) }
+            try f.write(NDArray(contexts.map(Int64.init)), to: "contexts")
+            try f.write(NDArray(decodeContexts.map(Int64.init)), to: "decode_contexts")
+            for (e, engine) in Self.engines.enumerated() {
+                try f.write(NDArray(tokensPerSecond[e].flatMap { $0 }, shape: [kinds.count, contexts.count]), to: "\(engine)_tokens_per_s")
+                try f.write(NDArray(stepMB[e].flatMap { $0 }, shape: [kinds.count, contexts.count]), to: "\(engine)_step_mb")
+                try f.write(NDArray(decodeMs[e].flatMap { $0 }, shape: [kinds.count, decodeContexts.count]), to: "\(engine)_decode_ms")
+            }
         }
     }
 

@@ -15,28 +15,11 @@ public enum Checkpoint {
     /// Writes a checkpoint at `path`. `body` fills the file; if it throws, the temporary file is removed and
     /// whatever was at `path` before is left untouched.
     public static func write(to path: String, _ body: (HDF5File) throws -> Void) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        var file: HDF5File?
-        do {
-            file = try HDF5File.create(tmp)
-            try file!.setAttribute("format", .string(format))
-            try file!.setAttribute("format_version", .int(formatVersion))
-            try body(file!)
-            try file!.close()
-            try fsyncFile(tmp)
-        } catch {
-            try? file?.close()  // a failed write's file is closed here, not by HDF5 at exit
-            unlink(tmp)
-            throw error
+        try HDF5File.writeAtomically(to: path, what: "checkpoint") { file in
+            try file.setAttribute("format", .string(format))
+            try file.setAttribute("format_version", .int(formatVersion))
+            try body(file)
         }
-        guard rename(tmp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            throw StoreError("\(path): cannot move the new checkpoint into place (\(reason))")
-        }
-        if !directory.isEmpty { try? fsyncFile(directory) }
     }
 
     /// Opens a checkpoint for reading, refusing anything that is not one of ours in this format version.
@@ -50,6 +33,34 @@ public enum Checkpoint {
             throw StoreError("\(path): checkpoint format version \(version.map(String.init) ?? "missing"), this build reads version \(formatVersion)")
         }
         return file
+    }
+}
+
+extension HDF5File {
+    /// Writes an HDF5 file at `path` whole or not at all: `body` fills it under a temporary name beside the
+    /// target, which is closed, fsync'ed and only then renamed over the target; if anything fails, the temporary
+    /// file is removed and whatever was at `path` before is left untouched. `what` names the file in errors.
+    public static func writeAtomically(to path: String, what: String, _ body: (HDF5File) throws -> Void) throws {
+        let tmp = path + ".tmp-\(getpid())"
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        var file: HDF5File?
+        do {
+            file = try HDF5File.create(tmp)
+            try body(file!)
+            try file!.close()
+            try fsyncFile(tmp)
+        } catch {
+            try? file?.close()  // a failed write's file is closed here, not by HDF5 at exit
+            unlink(tmp)
+            throw error
+        }
+        guard rename(tmp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(tmp)
+            throw StoreError("\(path): cannot move the new \(what) into place (\(reason))")
+        }
+        if !directory.isEmpty { try? fsyncFile(directory) }
     }
 }
 
