@@ -250,7 +250,7 @@ public final class Trainer<Task: TrainingTask> {
                     if let tps = metrics["tokens_per_s"] { line += String(format: "  %.0f tok/s", tps) }
                     progress?(line + "  ETA " + formatDuration(eta), step == training.steps)
                 }
-                if stopRequested {
+                if stopRequested || (!Distributed.isActive && rb_stop_signal() != 0) {  // a job's ranks stop together
                     // SIGINT or SIGTERM (also a fastweights grid's parent stopping or dying): keep everything so far.
                     let signal = rb_stop_signal() == SIGINT ? "SIGINT" : "SIGTERM"
                     try log?.flush()
