@@ -96,6 +96,8 @@ final class Brebisson2016CLITests: XCTestCase {
             (["--data", dir + "/data/training/0-broken.question"], "not a readable archive"),
             (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
             (["--preset", "huge"], "--preset must be one of smoke, cpu, paper"),
+            (["--story-lengths", "100000"], "needs an estimated"),
+            (["--story-lengths", "10"], "needs 56...1000000 tokens"),
         ]
         for (args, expected) in cases {
             let (rc, _, err) = try runReplicate(["brebisson2016", "--out", dir + "/runs"] + args)

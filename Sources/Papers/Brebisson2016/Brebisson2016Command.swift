@@ -10,10 +10,10 @@ struct Brebisson2016Command: ParsableCommand {
         commandName: "brebisson2016",
         abstract: "de Brébisson & Vincent 2016: cheap linear attention against softmax attention and no attention for reading comprehension (CNN questions, or a synthetic stand-in).",
         discussion: """
-            Without --data it trains on the synthetic stand-in (a generator of CNN-style .question items about anonymised
-            entities), never reported as CNN. With --data it reads DeepMind's CNN questions (a directory holding
-            training/, validation/, test/ of .question files, or a .tar.gz / .tgz / .zip of it) or, with --format chen,
-            Chen et al.'s train.txt / dev.txt / test.txt.
+            Without --data it trains on the synthetic stand-in (a generator of CNN-style .question items about \
+            anonymised entities), never reported as CNN. With --data it reads DeepMind's CNN questions (a directory \
+            holding training/, validation/, test/ of .question files, or a .tar.gz / .tgz / .zip of it) or, with \
+            --format chen, Chen et al.'s train.txt / dev.txt / test.txt.
             """)
 
     @Option(help: "smoke (seconds), cpu (minutes per reader; the default), paper (the authors' sizes; days per reader on a CPU with CNN).")
@@ -49,8 +49,15 @@ struct Brebisson2016Command: ParsableCommand {
         try checkRange("max-examples", maxExamples, 1...100_000_000)
         try checkRange("size", size, OptionLimits.width)
         guard dropout.isFinite && dropout >= 0 && dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
-        _ = try readerList()
+        let readers = try readerList()
         if let s = storyLengths { _ = try positiveIntegers(s, option: "story-lengths", atMost: 100_000) }
+        if data == nil {  // the synthetic task: its size is known before anything is generated
+            let c = try config(reader: readers[0])
+            try checkFitsInMemory(c.syntheticDataBytes, "the synthetic task (\(c.data.splitSizes.reduce(0, +)) questions)",
+                                  counting: "the questions' text and ids")
+            try checkFitsInMemory(c.estimatedTrainingBytes(storyTokens: c.data.storyLengths.max() ?? 0),
+                                  "batch \(c.training.batch) of \(c.data.storyLengths.max() ?? 0)-token stories")
+        }
     }
 
     func readerList() throws -> [ClozeReader] {
@@ -100,6 +107,10 @@ struct Brebisson2016Command: ParsableCommand {
         for i in grid.indices {
             grid[i].model.vocabulary = data.vocabulary.count
             grid[i].model.entities = data.vocabulary.entityCount
+        }
+        let longest = [data.report.train, data.report.validation, data.report.test].map(\.maxStoryLength).max() ?? 0
+        for c in grid {
+            try checkFitsInMemory(c.estimatedTrainingBytes(storyTokens: longest), "\(c.runName): batch \(c.training.batch) of stories up to \(longest) tokens")
         }
         try RunFiles.makeDirectory(runRoot)
         if Distributed.isLeader {

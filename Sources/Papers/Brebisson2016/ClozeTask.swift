@@ -30,6 +30,24 @@ public struct ClozeTrainingConfig: RunConfig {
     public var training: TrainingConfig
     /// The run directory's name: the reader.
     public var runName: String { model.reader.rawValue }
+
+    /// Bytes a training step needs, roughly: the parameters four times (weights, gradients, Adam's moments) and the
+    /// Float32 activations the tape keeps for a batch of stories of `storyTokens`, per position the embedding, the
+    /// GRU's gates and states (~8 x the units per direction) and the attention's weights.
+    public func estimatedTrainingBytes(storyTokens: Int) -> Double {
+        let m = model, directions = Double(m.bidirectional ? 2 : 1)
+        let parameters = Double(m.vocabulary * m.embedding) + 2 * directions * 3 * Double(m.hidden * (m.embedding + m.hidden + 2))
+            + Double(m.stateSize * m.output * 2 + m.output * m.entities)
+        let activations = Double(training.batch) * Double(storyTokens) * (Double(m.embedding) + directions * 8 * Double(m.hidden) + 2)
+        return 4 * (4 * parameters + activations)
+    }
+
+    /// Bytes the synthetic questions take while generated and read (their text and ids), roughly.
+    public var syntheticDataBytes: Double {
+        guard data.isSynthetic, !data.storyLengths.isEmpty else { return 0 }
+        let mean = Double(data.storyLengths.reduce(0, +)) / Double(data.storyLengths.count)
+        return Double(data.splitSizes.reduce(0, +)) * mean * 24
+    }
 }
 
 /// Accuracy and mean cross-entropy on a set, with the accuracy within story-length bins.
