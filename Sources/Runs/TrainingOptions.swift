@@ -124,6 +124,22 @@ public func checkFitsInMemory(_ bytes: Double, _ what: String,
                                  total / 1e9))
 }
 
+extension Trainer {
+    /// Runs one run of a paper's command: `--stop-after`, the progress line, then `header` (with where it resumes,
+    /// when it continues a checkpoint). Returns nil, having said so, when it stopped early (`--stop-after`).
+    public func runForCommand(_ name: String, header: String, options: TrainingOptions) throws -> TrainingSummary? {
+        stopAfterStep = options.stopAfter
+        progress = progressPrinter()
+        print(header + (step > 0 ? ", resuming at step \(step)" : ""))
+        let summary = try run()
+        guard !summary.stoppedEarly else {
+            print("\(name): stopped after step \(summary.steps) (resume with --resume)")
+            return nil
+        }
+        return summary
+    }
+}
+
 /// Prints a run's progress line on stderr: rewritten in place on a terminal, otherwise (logs, pipes) a new line
 /// at most every 30 seconds and at the end.
 public func progressPrinter() -> (String, Bool) -> Void {

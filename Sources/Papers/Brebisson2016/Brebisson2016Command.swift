@@ -125,15 +125,8 @@ struct Brebisson2016Command: ParsableCommand {
             let task = try ClozeTask(config: c, train: data.train, validation: data.validation, test: data.test)
             let run = try Trainer(task: task, runDir: dir, resume: continues,
                                   provenance: Provenance(command: CommandLine.arguments, configJSON: c.json, seed: Int64(c.training.seed), threads: threads))
-            run.stopAfterStep = training.stopAfter
-            run.progress = progressPrinter()
-            print("\(c.runName): \(c.model.reader.label), \(task.params.count) parameters, \(c.training.steps) steps"
-                  + (continues ? ", resuming at step \(run.step)" : ""))
-            let s = try run.run()
-            if s.stoppedEarly {
-                print("\(c.runName): stopped after step \(s.steps) (resume with --resume)")
-                return
-            }
+            guard let s = try run.runForCommand(c.runName, header: "\(c.runName): \(c.model.reader.label), \(task.params.count) parameters, "
+                                                + "\(c.training.steps) steps", options: training) else { return }
             print(String(format: "%@: selected step %d: valid accuracy %.2f%%, test accuracy %.2f%%; %@", c.runName, s.bestStep,
                          (s.results["valid_accuracy"] ?? .nan) * 100, (s.results["test_accuracy"] ?? .nan) * 100, formatDuration(s.wallSeconds)))
         }

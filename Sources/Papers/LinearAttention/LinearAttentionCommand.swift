@@ -90,15 +90,8 @@ struct LinearAttentionCommand: ParsableCommand {
                                   carriedTestEvaluation: r.config.model.attention.hasFixedState)
             let trainer = try Trainer(task: task, runDir: dir, resume: continues,
                                       provenance: Provenance(configJSON: r.config.json, seed: Int64(r.config.training.seed), threads: threads))
-            trainer.stopAfterStep = training.stopAfter
-            trainer.progress = progressPrinter()
-            print("\(r.name): \(task.params.count) parameters (feed-forward width \(r.config.model.dFF))"
-                  + (continues ? ", resuming at step \(trainer.step)" : ""))
-            let summary = try trainer.run()
-            if summary.stoppedEarly {
-                print("\(r.name): stopped after step \(summary.steps) (resume with --resume)")
-                return
-            }
+            guard let summary = try trainer.runForCommand(r.name, header: "\(r.name): \(task.params.count) parameters (feed-forward width \(r.config.model.dFF))",
+                                                          options: training) else { return }
             guard Distributed.isLeader else { continue }  // rank 0 of a data-parallel job measures and reports
             try recordDecodeTimes(r.config.model, metricsPath: trainer.metricsPath, step: summary.steps)
             print(String(format: "%@: test bpc %.4f (selected step %d)", r.name, summary.results["test_bpc"] ?? .nan, summary.bestStep))
