@@ -14,7 +14,6 @@ static int (*p_rank)(handle, int *);
 static int (*p_size)(handle, int *);
 static int (*p_allreduce)(const void *, void *, int, handle, handle, handle);
 static int (*p_bcast)(void *, int, handle, int, handle);
-static int (*p_barrier)(handle);
 static int (*p_abort)(handle, int);
 static int (*p_finalize)(void);
 static int (*p_version)(char *, int *);
@@ -42,7 +41,7 @@ int rb_mpi_start(int *rank, int *size) {
     }
     p_init = need(lib, "MPI_Init"); p_initialized = need(lib, "MPI_Initialized");
     p_rank = need(lib, "MPI_Comm_rank"); p_size = need(lib, "MPI_Comm_size");
-    p_allreduce = need(lib, "MPI_Allreduce"); p_bcast = need(lib, "MPI_Bcast"); p_barrier = need(lib, "MPI_Barrier");
+    p_allreduce = need(lib, "MPI_Allreduce"); p_bcast = need(lib, "MPI_Bcast");
     p_abort = need(lib, "MPI_Abort"); p_finalize = need(lib, "MPI_Finalize"); p_version = need(lib, "MPI_Get_library_version");
     comm_world = need(lib, "ompi_mpi_comm_world"); type_float = need(lib, "ompi_mpi_float");
     type_double = need(lib, "ompi_mpi_double"); type_byte = need(lib, "ompi_mpi_byte");
@@ -91,6 +90,5 @@ int rb_mpi_broadcast(void *bytes, size_t count, int root) {
     return 0;
 }
 
-int rb_mpi_barrier(void) { return p_barrier(comm_world); }
 void rb_mpi_abort(int code) { if (p_abort) p_abort(comm_world, code); }
 int rb_mpi_finish(void) { return p_finalize ? p_finalize() : 0; }

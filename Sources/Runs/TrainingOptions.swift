@@ -93,6 +93,22 @@ public func checkRange<T: BinaryInteger>(_ option: String, _ value: T?, _ range:
 
 /// A comma-separated list of integers given to `--<option>` (e.g. "20,50,100"), each positive and at most
 /// `atMost` (default: the largest model width); a one-line error names the option and the bad entry.
+/// The cases a comma-separated list of names gives (`--models lstm,irnn`), in its order; every case when the
+/// option was not given. One line for an empty list ("--models names no model") or an unknown name (the known
+/// names listed).
+public func namedCases<E: RawRepresentable & CaseIterable>(_ list: String?, option: String, noun: String) throws -> [E]
+    where E.RawValue == String {
+    guard let list else { return Array(E.allCases) }
+    let names = list.split(separator: ",")
+    guard !names.isEmpty else { throw ValidationError("--\(option) names no \(noun)") }
+    return try names.map { name in
+        guard let value = E(rawValue: String(name)) else {
+            throw ValidationError("unknown \(noun) '\(name)' (\(E.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return value
+    }
+}
+
 public func positiveIntegers(_ list: String, option: String, atMost: Int = OptionLimits.width.upperBound) throws -> [Int] {
     let items = list.split(separator: ",")
     guard !items.isEmpty else { throw ValidationError("--\(option) names no size") }

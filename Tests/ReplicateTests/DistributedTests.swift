@@ -21,6 +21,16 @@ final class DistributedTests: XCTestCase {
         return (r.status, r.outputText, r.errorText)
     }
 
+    /// Trains `args` once as one process (`extra` added) into `dir/one` and once on 2 ranks into `dir/two`;
+    /// returns rank 0's output.
+    func trainAloneAndOnTwoRanks(_ args: [String], extra: [String] = [], dir: String) throws -> String {
+        var (rc, out, err) = try runReplicate(args + extra + ["--out", dir + "/one"])
+        XCTAssertEqual(rc, 0, err)
+        (rc, out, err) = try runRanks(2, args + ["--out", dir + "/two"])
+        XCTAssertEqual(rc, 0, err)
+        return out
+    }
+
     func series(_ path: String, _ names: [String]) throws -> [String: [Double]] {
         let f = try HDF5File.open(path)
         var out: [String: [Double]] = [:]
@@ -47,40 +57,30 @@ final class DistributedTests: XCTestCase {
         try writeWordCorpus(dir + "/corpus.txt", seed: 4)
         let lm = ["al-rfou2018", "--preset", "smoke", "--data-file", dir + "/corpus.txt", "--alphabet", "text8", "--dropout", "0.3",
                   "--steps", "16", "--eval-every", "8", "--checkpoint-every", "4", "--threads", "1"]
-        var (rc, _, err) = try runReplicate(lm + ["--out", dir + "/lm1"])
-        XCTAssertEqual(rc, 0, err)
-        var out: String
-        (rc, out, err) = try runRanks(2, lm + ["--out", dir + "/lm2"])
-        XCTAssertEqual(rc, 0, err)
+        let out = try trainAloneAndOnTwoRanks(lm, dir: dir + "/lm")
         XCTAssertTrue(out.contains("al-rfou2018: preset smoke"), "rank 0 reports: \(out)")
         XCTAssertEqual(out.components(separatedBy: "al-rfou2018: preset smoke").count, 2, "only rank 0 prints: \(out)")
         let names = ["train/loss", "train/grad_norm", "train/loss_next2", "eval/bpc", "results/test_bpc"]
-        assertClose(try series(dir + "/lm1/metrics.h5", names), try series(dir + "/lm2/metrics.h5", names), tolerance: 1e-5)
-        let f = try HDF5File.open(dir + "/lm2/metrics.h5")
+        assertClose(try series(dir + "/lm/one/metrics.h5", names), try series(dir + "/lm/two/metrics.h5", names), tolerance: 1e-5)
+        let f = try HDF5File.open(dir + "/lm/two/metrics.h5")
         XCTAssertEqual(try f.attribute("world_size")?.intValue, 2)
         XCTAssertTrue(try f.attribute("mpi")?.stringValue?.contains("Open MPI") ?? false)
         XCTAssertEqual(try f.read("train/allreduce_s").doubles.count, 16)
-        XCTAssertEqual(try HDF5File.open(dir + "/lm1/metrics.h5").attribute("world_size")?.intValue, 1)
+        XCTAssertEqual(try HDF5File.open(dir + "/lm/one/metrics.h5").attribute("world_size")?.intValue, 1)
 
         let fw = ["fastweights", "--task", "retrieval", "--preset", "smoke", "--models", "lstm", "--hidden", "12", "--steps", "30",
                   "--eval-every", "10", "--checkpoint-every", "10", "--threads", "1", "--no-report"]
-        (rc, _, err) = try runReplicate(fw + ["--jobs", "1", "--out", dir + "/fw1"])
-        XCTAssertEqual(rc, 0, err)
-        (rc, _, err) = try runRanks(2, fw + ["--out", dir + "/fw2"])
-        XCTAssertEqual(rc, 0, err)
+        _ = try trainAloneAndOnTwoRanks(fw, extra: ["--jobs", "1"], dir: dir + "/fw")
         let fwNames = ["train/loss", "train/grad_norm", "eval/valid_error", "eval/test_loss"]
-        assertClose(try series(dir + "/fw1/lstm-R12/metrics.h5", fwNames), try series(dir + "/fw2/lstm-R12/metrics.h5", fwNames), tolerance: 1e-5)
+        assertClose(try series(dir + "/fw/one/lstm-R12/metrics.h5", fwNames), try series(dir + "/fw/two/lstm-R12/metrics.h5", fwNames), tolerance: 1e-5)
 
         // The readers: length buckets that need not divide evenly, stories padded per batch, dropout.
         let reader = ["brebisson2016", "--preset", "smoke", "--readers", "gated-linear", "--steps", "20", "--eval-every", "10",
                       "--dropout", "0.2", "--no-lookup", "--threads", "1"]
-        (rc, _, err) = try runReplicate(reader + ["--out", dir + "/r1"])
-        XCTAssertEqual(rc, 0, err)
-        (rc, _, err) = try runRanks(2, reader + ["--out", dir + "/r2"])
-        XCTAssertEqual(rc, 0, err)
+        _ = try trainAloneAndOnTwoRanks(reader, dir: dir + "/reader")
         let readerNames = ["train/loss", "train/grad_norm", "eval/valid_accuracy", "eval/test_loss", "results/test_accuracy"]
-        assertClose(try series(dir + "/r1/gated-linear/metrics.h5", readerNames), try series(dir + "/r2/gated-linear/metrics.h5", readerNames),
-                    tolerance: 1e-5)
+        assertClose(try series(dir + "/reader/one/gated-linear/metrics.h5", readerNames),
+                    try series(dir + "/reader/two/gated-linear/metrics.h5", readerNames), tolerance: 1e-5)
     }
 
     /// Stopped after step 12 and resumed with the same 2 ranks: bit-identical to the uninterrupted 2-rank run;

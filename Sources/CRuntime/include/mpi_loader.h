@@ -15,7 +15,6 @@ int rb_mpi_allreduce_sum_double(double *values, size_t count);
 int rb_mpi_allreduce_max_double(double *values, size_t count);
 // Root's bytes to every rank.
 int rb_mpi_broadcast(void *bytes, size_t count, int root);
-int rb_mpi_barrier(void);
 // Ends every rank of the job with `code` (a rank that cannot go on must not leave the others waiting).
 void rb_mpi_abort(int code);
 int rb_mpi_finish(void);

@@ -1,6 +1,6 @@
 // The Associative LSTM's step (Danihelka et al. 2016), pointwise part, forward and backward in one pass each.
 // The matrix products that make the gate pre-activations are `linear` calls; NN's `AssociativeLSTM` composes the
-// same step from plain ops (`composedStep`), the naive twin this kernel is tested against.
+// same step from plain ops (`AssociativeLSTM.composed`), the naive twin this kernel is tested against.
 
 /// One Associative LSTM step after the gate products. With R real units = N complex units stored [re | im]:
 ///

@@ -55,6 +55,18 @@ public func sum<T: Real>(_ x: Tensor<T>, axis: Int, keepDims: Bool = false) -> T
 public func mean<T: Real>(_ x: Tensor<T>, axis: Int, keepDims: Bool = false) -> Tensor<T> { reduce(x, axis: axis, .mean, keepDims: keepDims) }
 public func max<T: Real>(_ x: Tensor<T>, axis: Int, keepDims: Bool = false) -> Tensor<T> { reduce(x, axis: axis, .max, keepDims: keepDims) }
 
+/// The index of the largest entry of each row of a [N, C] tensor (the first, on ties): predicted classes.
+public func argmaxRows<T: Real>(_ x: Tensor<T>) -> [Int32] {
+    precondition(x.rank == 2, "argmaxRows: \(x.shape) is not [N, C]")
+    let c = x.shape[1]
+    return (0..<x.shape[0]).map { r in
+        let row = x.data + r * c
+        var best = 0
+        for j in 1..<c where row[j] > row[best] { best = j }
+        return Int32(best)
+    }
+}
+
 /// Sum (or mean) of every element: a scalar tensor of shape [].
 @_specialize(where T == Float)
 @_specialize(where T == Double)

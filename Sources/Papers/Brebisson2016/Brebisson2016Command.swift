@@ -60,17 +60,7 @@ struct Brebisson2016Command: ParsableCommand {
         }
     }
 
-    func readerList() throws -> [ClozeReader] {
-        guard let readers else { return ClozeReader.allCases }
-        let names = readers.split(separator: ",")
-        guard !names.isEmpty else { throw ValidationError("--readers names no reader") }
-        return try names.map { name in
-            guard let r = ClozeReader(rawValue: String(name)) else {
-                throw ValidationError("unknown reader '\(name)' (\(ClozeReader.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            return r
-        }
-    }
+    func readerList() throws -> [ClozeReader] { try namedCases(readers, option: "readers", noun: "reader") }
 
     /// One reader's configuration: the preset, then the options given (vocabulary and entities from the data).
     func config(reader: ClozeReader) throws -> ClozeTrainingConfig {

@@ -179,14 +179,3 @@ public final class ClozeModel<T: Real> {
         return classifier(hidden) + Tensor(shape: [batch.size, config.entities], values: mask)
     }
 }
-
-/// Index of the largest logit per row (the first on ties).
-func predictions<T: Real>(_ logits: Tensor<T>) -> [Int32] {
-    let c = logits.shape[1]
-    return (0..<logits.shape[0]).map { r in
-        let row = logits.data + r * c
-        var best = 0
-        for j in 1..<c where row[j] > row[best] { best = j }
-        return Int32(best)
-    }
-}

@@ -70,13 +70,14 @@ func lengthBuckets(_ examples: [ClozeExample], batch: Int) -> [[Int]] {
 public func evaluateCloze(_ model: ClozeModel<Float>, on examples: [ClozeExample], batch: Int = 64, bins: Int = 5) -> ClozeScore {
     var correct = [Bool](repeating: false, count: examples.count)
     var lossSum = 0.0
+    let buckets = lengthBuckets(examples, batch: batch)
     Tape.withoutRecording {
-        for (i, bucket) in lengthBuckets(examples, batch: batch).enumerated() where Distributed.owns(i) {  // split over ranks
+        for (i, bucket) in buckets.enumerated() where Distributed.owns(i) {  // split over ranks
             let b = ClozeBatch(bucket.map { examples[$0] })
             var none: Philox? = nil
             let logits = model.logits(b, rng: &none)
             lossSum += Double(crossEntropy(logits, targets: b.answers, reduction: .sum).scalar)
-            for (i, p) in predictions(logits).enumerated() { correct[bucket[i]] = p == b.answers[i] }
+            for (i, p) in argmaxRows(logits).enumerated() { correct[bucket[i]] = p == b.answers[i] }
         }
     }
     if Distributed.isActive {
@@ -86,7 +87,7 @@ public func evaluateCloze(_ model: ClozeModel<Float>, on examples: [ClozeExample
     }
     let n = max(examples.count, 1)
     // One bin per story length when there are few (the synthetic task), else bins of equal question counts.
-    let byLength = examples.indices.sorted { examples[$0].story.count < examples[$1].story.count }
+    let byLength = buckets.flatMap { $0 }  // every question, by story length
     var parts: [ArraySlice<Int>] = []
     let distinct = Array(Set(examples.map(\.story.count))).sorted()
     if distinct.count <= bins {
@@ -160,7 +161,7 @@ public final class ClozeTask: TrainingTask {
         var dropoutRNG: Philox? = config.model.dropout > 0 ? rng.dropout : nil
         let logits = model.logits(b, rng: &dropoutRNG)
         if let r = dropoutRNG { rng.dropout = r }
-        let right = zip(predictions(logits), b.answers).filter { $0 == $1 }.count
+        let right = zip(argmaxRows(logits), b.answers).filter { $0 == $1 }.count
         let share = Float(rows.count * Distributed.size) / Float(bucket.count)
         return BatchLoss(loss: crossEntropy(logits, targets: b.answers, weight: share),
                          metrics: ["accuracy": Double(right) / Double(b.size) * Double(share)])

@@ -76,16 +76,7 @@ struct FastWeightsTrain: ParsableCommand {
         }
     }
 
-    func modelKinds() throws -> [RetrievalModelKind] {
-        guard let models else { return RetrievalModelKind.allCases }
-        guard !models.split(separator: ",").isEmpty else { throw ValidationError("--models names no model") }
-        return try models.split(separator: ",").map { name in
-            guard let k = RetrievalModelKind(rawValue: String(name)) else {
-                throw ValidationError("unknown model '\(name)' (\(RetrievalModelKind.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            return k
-        }
-    }
+    func modelKinds() throws -> [RetrievalModelKind] { try namedCases(models, option: "models", noun: "model") }
 
     func hiddenSizes() throws -> [Int] {
         try hidden.map { try positiveIntegers($0, option: "hidden") } ?? FastWeights2016.hiddenSizes

@@ -62,15 +62,7 @@ public struct RetrievalScore: Sendable {
 
 /// How many rows of `logits` [N, C] have their largest entry (the first, on ties) somewhere other than the target.
 func misclassified(_ logits: Tensor<Float>, _ targets: [Int32]) -> Int {
-    let c = logits.shape[1]
-    var wrong = 0
-    for r in 0..<targets.count {
-        let row = logits.data + r * c
-        var best = 0
-        for j in 1..<c where row[j] > row[best] { best = j }
-        if Int32(best) != targets[r] { wrong += 1 }
-    }
-    return wrong
+    zip(argmaxRows(logits), targets).filter { $0 != $1 }.count
 }
 
 /// Scores `model` on `set` in batches, without recording gradients.

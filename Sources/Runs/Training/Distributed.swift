@@ -88,11 +88,6 @@ public enum Distributed {
     /// Whether this rank takes part `index` of a piece of work split over the ranks (round robin).
     public static func owns(_ index: Int) -> Bool { index % size == rank }
 
-    public static func barrier() throws {
-        guard isActive else { return }
-        guard rb_mpi_barrier() == 0 else { throw TrainingError("MPI: a barrier failed") }
-    }
-
     /// Ends the whole job (every rank) after an error on this one, so no rank is left waiting on it.
     public static func abort(code: Int32) -> Never {
         rb_mpi_abort(code)

@@ -108,8 +108,8 @@ public final class Trainer<Task: TrainingTask> {
     private let provenance: Provenance
     /// Held from the start of the run to its end: no second process trains it meanwhile (rank 0 only).
     private let lock: RunLock?
-    /// A SIGINT or SIGTERM reached this process (in a data-parallel job: any rank) during the last step.
-    private var stopRequested = false
+    /// In a data-parallel job: a SIGINT or SIGTERM reached some rank by the last step (all ranks stop together).
+    private var jobStopRequested = false
 
     /// Called with a one-line progress report (a terminal rewrites it in place); `final` on the last step.
     public var progress: ((String, _ final: Bool) -> Void)?
@@ -180,15 +180,14 @@ public final class Trainer<Task: TrainingTask> {
             TrainingError("\(task.label)step \(step): the \(what) is \(value); run stopped. \(RunFiles.lastGoodCheckpointNote(checkpointPath))")
         }
         var loss = Double(batch.loss.scalar), batchMetrics = batch.metrics
-        stopRequested = rb_stop_signal() != 0
         if Distributed.isActive {
             // The batch's loss and metrics over the whole global batch, and whether any rank was told to stop.
             let keys = batchMetrics.keys.sorted()
             let n = Double(Distributed.size)
-            let global = try Distributed.sum([loss] + keys.map { batchMetrics[$0]! } + [stopRequested ? 1 : 0])
+            let global = try Distributed.sum([loss] + keys.map { batchMetrics[$0]! } + [rb_stop_signal() != 0 ? 1 : 0])
             loss = global[0] / n
             for (i, k) in keys.enumerated() { batchMetrics[k] = global[i + 1] / n }
-            stopRequested = global.last! > 0
+            jobStopRequested = global.last! > 0
         }
         guard loss.isFinite else { throw stopped("loss", "\(Float(loss))") }
         tape.backward(from: batch.loss)
@@ -250,7 +249,7 @@ public final class Trainer<Task: TrainingTask> {
                     if let tps = metrics["tokens_per_s"] { line += String(format: "  %.0f tok/s", tps) }
                     progress?(line + "  ETA " + formatDuration(eta), step == training.steps)
                 }
-                if stopRequested || (!Distributed.isActive && rb_stop_signal() != 0) {  // a job's ranks stop together
+                if Distributed.isActive ? jobStopRequested : rb_stop_signal() != 0 {
                     // SIGINT or SIGTERM (also a fastweights grid's parent stopping or dying): keep everything so far.
                     let signal = rb_stop_signal() == SIGINT ? "SIGINT" : "SIGTERM"
                     try log?.flush()
