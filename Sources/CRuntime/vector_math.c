@@ -56,12 +56,12 @@ void rb_gelu_f32(const float *x, float *y, long n) {
 }
 
 MULTIVERSION
-void rb_gelu_backward_f32(const float *x, const float *dy, float *dx, long n) {
+void rb_gelu_backward_f32(const float *x, const float *dy, float *dx, long n, int assign) {
     for (long i = 0; i < n; i++) {
         float v = x[i], v2 = v * v;
         float t = tanh_approx(GELU_C * (v + GELU_K * v2 * v));
         float d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * GELU_C * (1.0f + 3.0f * GELU_K * v2);
-        dx[i] += dy[i] * d;
+        dx[i] = (assign ? 0.0f : dx[i]) + dy[i] * d;
     }
 }
 
@@ -77,4 +77,83 @@ float rb_exp_shifted_sum_f32(float *x, long n, float shift) {
     for (int j = 0; j < 16; j++) sum += lane[j];
     for (; i < n; i++) sum += x[i];
     return sum;
+}
+
+// Sums x[0..<n] in sixteen fixed lanes, then the lanes in order (vectorisable, the same result on every run).
+static inline float lane_sum(const float *x, long n) {
+    float lane[16] = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) lane[j] += x[i + j];
+    float sum = 0.0f;
+    for (int j = 0; j < 16; j++) sum += lane[j];
+    for (; i < n; i++) sum += x[i];
+    return sum;
+}
+
+MULTIVERSION
+void rb_layer_norm_f32(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd,
+                       long rows, long c, float eps) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * c;
+        float *yr = y + r * c;
+        float m = lane_sum(xr, c) / (float)c;
+        float lane[16] = {0};
+        long i = 0;
+        for (; i + 16 <= c; i += 16)
+            for (int j = 0; j < 16; j++) { float d = xr[i + j] - m; lane[j] += d * d; }
+        float v = 0.0f;
+        for (int j = 0; j < 16; j++) v += lane[j];
+        for (; i < c; i++) { float d = xr[i] - m; v += d * d; }
+        v /= (float)c;
+        float s = 1.0f / __builtin_sqrtf(v + eps);
+        for (i = 0; i < c; i++) yr[i] = (xr[i] - m) * s * gamma[i] + beta[i];
+        mean[r] = m;
+        rstd[r] = s;
+    }
+}
+
+MULTIVERSION
+void rb_layer_norm_backward_f32(const float *x, const float *g, const float *gamma, const float *mean, const float *rstd,
+                                float *dx, long rows, long c, int overwrite) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * c, *gr = g + r * c;
+        float *dr = dx + r * c;
+        float m = mean[r], s = rstd[r];
+        float l1[16] = {0}, l2[16] = {0};
+        long i = 0;
+        for (; i + 16 <= c; i += 16)
+            for (int j = 0; j < 16; j++) {
+                float n = (xr[i + j] - m) * s, dn = gr[i + j] * gamma[i + j];
+                l1[j] += dn;
+                l2[j] += dn * n;
+            }
+        float meanDn = 0.0f, meanDnN = 0.0f;
+        for (int j = 0; j < 16; j++) { meanDn += l1[j]; meanDnN += l2[j]; }
+        for (; i < c; i++) {
+            float n = (xr[i] - m) * s, dn = gr[i] * gamma[i];
+            meanDn += dn;
+            meanDnN += dn * n;
+        }
+        meanDn /= (float)c;
+        meanDnN /= (float)c;
+        if (overwrite) {
+            for (i = 0; i < c; i++) dr[i] = s * (gr[i] * gamma[i] - meanDn - (xr[i] - m) * s * meanDnN);
+        } else {
+            for (i = 0; i < c; i++) dr[i] += s * (gr[i] * gamma[i] - meanDn - (xr[i] - m) * s * meanDnN);
+        }
+    }
+}
+
+MULTIVERSION
+void rb_layer_norm_param_grads_f32(const float *x, const float *g, const float *mean, const float *rstd, float *dgamma,
+                                   float *dbeta, long rows, long c, long lo, long hi) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * c, *gr = g + r * c;
+        float m = mean[r], s = rstd[r];
+        if (dgamma)
+            for (long i = lo; i < hi; i++) dgamma[i] += (xr[i] - m) * s * gr[i];
+        if (dbeta)
+            for (long i = lo; i < hi; i++) dbeta[i] += gr[i];
+    }
 }

@@ -7,7 +7,18 @@
 void rb_tanh_f32(const float *x, float *y, long n);
 // y[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 void rb_gelu_f32(const float *x, float *y, long n);
-// dx[i] += dy[i] * gelu'(x[i])
-void rb_gelu_backward_f32(const float *x, const float *dy, float *dx, long n);
+// dx[i] += dy[i] * gelu'(x[i]); with `assign`, dx[i] = dy[i] * gelu'(x[i]) (dx's old contents are not read)
+void rb_gelu_backward_f32(const float *x, const float *dy, float *dx, long n, int assign);
 // x[i] = exp(x[i] - shift) in place for x[i] <= shift (e.g. shift = the row maximum); returns the sum.
 float rb_exp_shifted_sum_f32(float *x, long n, float shift);
+// Layer normalisation of `rows` rows of c values: y = (x - mean) rstd gamma + beta, mean and rstd saved per row.
+// Row sums in sixteen fixed lanes (vectorised; the same result on every run and for any split of the rows).
+void rb_layer_norm_f32(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd,
+                       long rows, long c, float eps);
+// Its input gradient: dx (+)= rstd (g gamma - mean(g gamma) - n mean(g gamma n)), n = (x - mean) rstd; `overwrite`
+// writes dx instead of adding to it.
+void rb_layer_norm_backward_f32(const float *x, const float *g, const float *gamma, const float *mean, const float *rstd,
+                                float *dx, long rows, long c, int overwrite);
+// Its parameter gradients for columns lo..<hi, summed over the rows in row order; either pointer may be NULL.
+void rb_layer_norm_param_grads_f32(const float *x, const float *g, const float *mean, const float *rstd, float *dgamma,
+                                   float *dbeta, long rows, long c, long lo, long hi);

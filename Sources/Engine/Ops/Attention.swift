@@ -65,11 +65,20 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
     out.requiresGrad = true
     let saved = OwnedBuffer(lse)
     tape.record {
-        let dQall = qkv.grad, dOall = out.grad
+        // A fresh gradient is zeroed by the jobs, each its own head's columns (in parallel, not in one pass here).
+        let (dQall, fresh) = qkv.gradForWriting()
+        let dOall = out.grad
         ParallelJobs.perform(b * heads) { job in
             let bi = job / heads, h = job % heads
             let q = Qall + bi * t * ld + h * d, k = q + c, v = q + 2 * c
             let dq = dQall + bi * t * ld + h * d, dk = dq + c, dv = dq + 2 * c
+            if fresh {
+                for i in 0..<t {
+                    (dq + i * ld).initialize(repeating: 0, count: d)
+                    (dk + i * ld).initialize(repeating: 0, count: d)
+                    (dv + i * ld).initialize(repeating: 0, count: d)
+                }
+            }
             let o = Oall + bi * t * c + h * d, dout = dOall + bi * t * c + h * d
             let L = saved.pointer + job * t
             let p = UnsafeMutablePointer<T>.allocate(capacity: bs * bs), dp = UnsafeMutablePointer<T>.allocate(capacity: bs * bs)

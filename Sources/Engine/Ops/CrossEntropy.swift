@@ -38,20 +38,28 @@ public func crossEntropy<T: Real>(
     if let tape = recordingTape(logits) {
         loss.requiresGrad = true
         tape.record {
-            let g = loss.grad[0] * scale, D = logits.grad
+            let g = loss.grad[0] * scale
+            let (D, assign) = logits.gradForWriting()
             parallelFor(n, grain: 16) { range in
                 let scratch = UnsafeMutablePointer<T>.allocate(capacity: max(range.count * v, 1))
                 defer { scratch.deallocate() }
                 for r in range {
                     let t = targets[r]
-                    if t == ignoreIndex { continue }
                     let xr = X + r * v, dr = D + r * v
+                    if t == ignoreIndex {
+                        if assign { dr.initialize(repeating: 0, count: v) }
+                        continue
+                    }
                     var m = -T.infinity
                     for i in 0..<v where xr[i] > m { m = xr[i] }
                     let p = scratch + (r - range.lowerBound) * v
                     p.update(from: xr, count: v)
                     let gOverSum = g / expShiftedSum(p, v, shift: m)
-                    for i in 0..<v { dr[i] += gOverSum * p[i] }
+                    if assign {
+                        for i in 0..<v { dr[i] = gOverSum * p[i] }
+                    } else {
+                        for i in 0..<v { dr[i] += gOverSum * p[i] }
+                    }
                     dr[Int(t)] -= g
                 }
             }

@@ -104,6 +104,36 @@ public func binary<T: Real>(_ a: Tensor<T>, _ b: Tensor<T>, _ op: BinaryOp) -> T
         out.requiresGrad = true
         tape.record {
             let G = out.grad
+            if a.shape == b.shape {  // elementwise: each gradient element in one vectorisable pass, in parallel
+                // (a and b may be one tensor: b's gradient is then taken after a's exists, and adds.)
+                let wa = a.requiresGrad ? a.gradForWriting() : nil
+                let wb = b.requiresGrad ? b.gradForWriting() : nil
+                parallelFor(out.count, grain: 1 << 14) { r in
+                    if let (dA, assign) = wa {
+                        switch (op, assign) {
+                        case (.add, true), (.sub, true): for i in r { dA[i] = G[i] }
+                        case (.add, false), (.sub, false): for i in r { dA[i] += G[i] }
+                        case (.mul, true): for i in r { dA[i] = G[i] * B[i] }
+                        case (.mul, false): for i in r { dA[i] += G[i] * B[i] }
+                        case (.div, true): for i in r { dA[i] = G[i] / B[i] }
+                        case (.div, false): for i in r { dA[i] += G[i] / B[i] }
+                        }
+                    }
+                    if let (dB, assign) = wb {
+                        switch (op, assign) {
+                        case (.add, true): for i in r { dB[i] = G[i] }
+                        case (.add, false): for i in r { dB[i] += G[i] }
+                        case (.sub, true): for i in r { dB[i] = -G[i] }
+                        case (.sub, false): for i in r { dB[i] -= G[i] }
+                        case (.mul, true): for i in r { dB[i] = G[i] * A[i] }
+                        case (.mul, false): for i in r { dB[i] += G[i] * A[i] }
+                        case (.div, true): for i in r { dB[i] = -(G[i] * A[i] / (B[i] * B[i])) }
+                        case (.div, false): for i in r { dB[i] -= G[i] * A[i] / (B[i] * B[i]) }
+                        }
+                    }
+                }
+                return
+            }
             if let inner = trailingBroadcast(a.shape, b.shape), a.shape == shape {
                 binaryTrailingBackward(op, A, B, G, a.requiresGrad ? a.grad : nil, b.requiresGrad ? b.grad : nil, rows: a.count / max(inner, 1), inner: inner)
                 return
@@ -279,10 +309,13 @@ private func activationFloatFast<T: Real>(_ x: Tensor<T>, _ y: Tensor<T>, _ f: A
         y.requiresGrad = true
         tape.record {
             let G = UnsafeMutableRawPointer(y.grad).assumingMemoryBound(to: Float.self)
-            let D = UnsafeMutableRawPointer(x.grad).assumingMemoryBound(to: Float.self)
+            let (dx, assign) = x.gradForWriting()
+            let D = UnsafeMutableRawPointer(dx).assumingMemoryBound(to: Float.self)
             parallelFor(x.count, grain: 1 << 13) { r in
                 if f == .gelu {
-                    rb_gelu_backward_f32(X + r.lowerBound, G + r.lowerBound, D + r.lowerBound, r.count)
+                    rb_gelu_backward_f32(X + r.lowerBound, G + r.lowerBound, D + r.lowerBound, r.count, assign ? 1 : 0)
+                } else if assign {
+                    for i in r { D[i] = G[i] * (1 - Y[i] * Y[i]) }
                 } else {
                     for i in r { D[i] += G[i] * (1 - Y[i] * Y[i]) }
                 }

@@ -44,7 +44,7 @@ func matmulBackward<T: Real>(
     }
 }
 
-/// C = alpha op(A) op(B) + beta C through BLAS. OpenBLAS itself runs single-threaded (see `Engine`); a large
+/// C = alpha op(A) op(B) + beta C through BLAS. The library itself runs single-threaded (see `Engine`); a large
 /// product is split here into `Engine.threads` blocks of C's rows (or columns, when C is wide), each computed
 /// by one thread with one BLAS call. The split depends only on the shapes and the thread count, so results are
 /// deterministic, and no BLAS worker thread ever spins against the engine's own parallel kernels.
@@ -60,6 +60,10 @@ func gemmAccumulate<T: Real>(
         return
     }
     let parts = Engine.inBLASParallelRegion ? 1 : min(Engine.threads, max(1, (m * n * k) / gemmSplitThreshold))
+    if T.self == Float.self, let trace = BLAS.trace {
+        trace.record(GEMMTrace.Call(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, accumulate: beta != 0,
+                                    single: parts <= 1))
+    }
     if parts <= 1 {
         T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         return
@@ -121,7 +125,10 @@ public func linear<T: Real>(_ x: Tensor<T>, weight: Tensor<T>, bias: Tensor<T>?)
     let y = Tensor<T>(shape: Array(x.shape.dropLast()) + [outF], uninitialized: true)
     if let b = bias {
         precondition(b.shape == [outF], "linear: bias \(b.shape) should be [\(outF)]")
-        for r in 0..<rows { (y.data + r * outF).update(from: b.data, count: outF) }
+        let Y = y.data, B = b.data
+        parallelFor(rows, grain: max(1, (1 << 14) / max(outF, 1))) { r in
+            for row in r { (Y + row * outF).update(from: B, count: outF) }
+        }
     }
     gemmAccumulate(false, true, rows, outF, inF, x.data, inF, weight.data, inF, y.data, outF, beta: bias == nil ? 0 : 1)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
@@ -129,7 +136,10 @@ public func linear<T: Real>(_ x: Tensor<T>, weight: Tensor<T>, bias: Tensor<T>?)
         y.requiresGrad = true
         tape.record {
             let dy = y.grad
-            if x.requiresGrad { gemmAccumulate(false, false, rows, inF, outF, dy, outF, weight.data, inF, x.grad, inF) }
+            if x.requiresGrad {
+                let (dx, assign) = x.gradForWriting()
+                gemmAccumulate(false, false, rows, inF, outF, dy, outF, weight.data, inF, dx, inF, beta: assign ? 0 : 1)
+            }
             if weight.requiresGrad { gemmAccumulate(true, false, outF, inF, rows, dy, outF, x.data, inF, weight.grad, inF) }
             if let b = bias, b.requiresGrad { columnSumAccumulate(dy, rows: rows, cols: outF, into: b.grad) }
         }

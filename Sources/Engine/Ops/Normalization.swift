@@ -12,6 +12,11 @@ public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>
     let rstds = UnsafeMutablePointer<T>.allocate(capacity: max(rows, 1))
     let X = x.data, Y = y.data, W = gamma.data, B = beta.data
     parallelFor(rows, grain: 16) { range in
+        if T.self == Float.self {  // the vectorised kernel (row sums in fixed lanes)
+            rb_layer_norm_f32(f32(X + range.lowerBound * c), f32(W), f32(B), f32(Y + range.lowerBound * c), f32(means + range.lowerBound),
+                              f32(rstds + range.lowerBound), range.count, c, Float(eps))
+            return
+        }
         for r in range {
             let xr = X + r * c, yr = Y + r * c
             var m: T = 0
@@ -35,8 +40,15 @@ public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>
     tape.record {
         let G = y.grad
         if x.requiresGrad {
-            let D = x.grad
+            let (D, assign) = x.gradForWriting()
+            if assign && T.self != Float.self { D.initialize(repeating: 0, count: x.count) }  // the generic loop adds
             parallelFor(rows, grain: 16) { range in
+                if T.self == Float.self {
+                    let o = range.lowerBound
+                    rb_layer_norm_backward_f32(f32(X + o * c), f32(G + o * c), f32(W), f32(savedMeans.pointer + o), f32(savedRstds.pointer + o),
+                                               f32(D + o * c), range.count, c, assign ? 1 : 0)
+                    return
+                }
                 for r in range {
                     let xr = X + r * c, g = G + r * c, dx = D + r * c
                     let m = savedMeans.pointer[r], s = savedRstds.pointer[r]
@@ -59,6 +71,11 @@ public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>
         if gamma.requiresGrad || beta.requiresGrad {
             let dW = gamma.requiresGrad ? gamma.grad : nil, dB = beta.requiresGrad ? beta.grad : nil
             parallelFor(c, grain: 64) { cols in
+                if T.self == Float.self {
+                    rb_layer_norm_param_grads_f32(f32(X), f32(G), f32(savedMeans.pointer), f32(savedRstds.pointer), dW.map(f32), dB.map(f32),
+                                                  rows, c, cols.lowerBound, cols.upperBound)
+                    return
+                }
                 for r in 0..<rows {
                     let xr = X + r * c, g = G + r * c
                     let m = savedMeans.pointer[r], s = savedRstds.pointer[r]
@@ -72,6 +89,10 @@ public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>
     }
     return y
 }
+
+/// The same memory as Float, for the vectorised C kernels (callers check T == Float first).
+@inline(__always)
+func f32<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
 
 /// p[i] = exp(p[i] - shift) for i < n, returning the sum: the vectorised kernel for Float, libm otherwise.
 /// Every p[i] must be <= shift (shift is the row maximum).
