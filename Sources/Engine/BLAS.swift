@@ -7,7 +7,8 @@ public struct BLASError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// OpenBLAS, loaded on first use with the best kernels the CPU supports (see openblas_loader.h).
+/// The BLAS, loaded on first use: oneMKL when present (setup.sh installs it), else OpenBLAS with the best
+/// kernels the CPU supports; REPLICATE_BLAS=mkl|openblas chooses (see blas_loader.h).
 public enum BLAS {
     private static let loaded: Result<Void, BLASError> = {
         if rb_blas_load() == 0 {
@@ -39,11 +40,20 @@ public enum BLAS {
         }
     }
 
-    /// The kernel family OpenBLAS runs (`openblas_get_corename`), e.g. "SkylakeX".
+    /// "oneMKL" or "OpenBLAS".
+    public static var vendor: String { require(); return String(cString: rb_blas_vendor()) }
+    /// The file that was loaded.
+    public static var libraryPath: String { require(); return String(cString: rb_blas_library_path()) }
+    /// The kernels in use: OpenBLAS's kernel family (`openblas_get_corename`, e.g. "SkylakeX"), or oneMKL's code
+    /// path (e.g. "AVX512_E1, sequential").
     public static var coreName: String { require(); return String(cString: rb_blas_corename()) }
-    /// OpenBLAS's build description (`openblas_get_config`), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ...".
+    /// The library's description of its build: "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." (`openblas_get_config`), or
+    /// oneMKL's version string.
     public static var config: String { require(); return String(cString: rb_blas_config()).trimmingCharacters(in: .whitespaces) }
-    /// The core type this process chose from the CPU's features, or nil when the user's OPENBLAS_CORETYPE stood.
+    /// One line for --version, benches and provenance: the library, its version and its kernels.
+    public static var summary: String { "\(config) (kernel \(coreName))" }
+    /// The OpenBLAS core type this process chose from the CPU's features, or nil when the user's OPENBLAS_CORETYPE
+    /// stood or the library is not OpenBLAS.
     public static var chosenCoreType: String? {
         require()
         let s = String(cString: rb_blas_chosen_coretype())
@@ -53,6 +63,10 @@ public enum BLAS {
         get { require(); return Int(rb_blas_get_threads()) }
         set { require(); rb_blas_set_threads(Int32(newValue)) }
     }
+
+    /// While set, every single-precision product the engine asks for (gemmAccumulate, before any split) is counted
+    /// here by shape (`replicate bench blas` replays a training step's products on each library).
+    nonisolated(unsafe) public static var trace: GEMMTrace?
 
     /// C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is M x K, op(B) is K x N, C is M x N.
     @inline(__always)
@@ -75,5 +89,71 @@ public enum BLAS {
         rb_dgemm(
             Int32(transA ? RB_TRANS : RB_NO_TRANS), Int32(transB ? RB_TRANS : RB_NO_TRANS), Int32(m), Int32(n), Int32(k),
             alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+/// Another BLAS library opened beside the one in use, to compare libraries in one process (`replicate bench blas`).
+public final class BLASLibrary: @unchecked Sendable {
+    private let lib: OpaquePointer
+    public let path: String
+    public let vendor: String
+    public let config: String
+    public let coreName: String
+
+    /// Opens `path`; throws a one-line error when it cannot be loaded or has no cblas_sgemm.
+    public init(path: String) throws {
+        var err = [CChar](repeating: 0, count: 600)
+        guard let l = rb_blas_open(path, &err, err.count) else {
+            throw BLASError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        lib = l
+        self.path = path
+        vendor = String(cString: rb_blas_lib_vendor(l))
+        config = String(cString: rb_blas_lib_config(l)).trimmingCharacters(in: .whitespaces)
+        coreName = String(cString: rb_blas_lib_corename(l))
+    }
+
+    /// C = alpha * op(A) * op(B) + beta * C, row-major, on the calling thread.
+    public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                      b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        rb_blas_lib_sgemm(lib, Int32(transA ? RB_TRANS : RB_NO_TRANS), Int32(transB ? RB_TRANS : RB_NO_TRANS), Int32(m), Int32(n),
+                          Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+/// The single-precision products a piece of code asked for, by shape, with how often each was asked for.
+public final class GEMMTrace: @unchecked Sendable {
+    public struct Call: Hashable, Sendable {
+        public let transA: Bool, transB: Bool
+        public let m: Int, n: Int, k: Int
+        public let lda: Int, ldb: Int, ldc: Int
+        /// beta = 1 (C += ...) rather than beta = 0.
+        public let accumulate: Bool
+        /// Run on one thread: inside a parallel region (e.g. attention's per-head products) or too small to split.
+        public let single: Bool
+        public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+    }
+    private let lock = NSLock()
+    private var table: [Call: Int] = [:]
+
+    public init() {}
+
+    func record(_ call: Call) {
+        lock.lock()
+        table[call, default: 0] += 1
+        lock.unlock()
+    }
+
+    /// Every distinct call with its count, largest total work first (ties in a fixed order).
+    public var calls: [(call: Call, count: Int)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return table.map { ($0.key, $0.value) }.sorted {
+            let (a, b) = ($0.call.flops * Double($0.count), $1.call.flops * Double($1.count))
+            if a != b { return a > b }
+            return ($0.call.m, $0.call.n, $0.call.k, $0.call.transA ? 1 : 0, $0.call.transB ? 1 : 0, $0.call.accumulate ? 1 : 0)
+                < ($1.call.m, $1.call.n, $1.call.k, $1.call.transA ? 1 : 0, $1.call.transB ? 1 : 0, $1.call.accumulate ? 1 : 0)
+                || (($0.call.m, $0.call.n, $0.call.k) == ($1.call.m, $1.call.n, $1.call.k) && !$0.call.single && $1.call.single)
+        }
     }
 }

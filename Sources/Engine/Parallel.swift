@@ -9,8 +9,9 @@ import Foundation
 public enum Engine {
     nonisolated(unsafe) public static var threads: Int = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 2))
 
-    /// Sets the engine's thread count. OpenBLAS always runs single-threaded: the engine splits large products
-    /// over its own threads (see gemmAccumulate), so BLAS worker threads never spin against the engine's kernels.
+    /// Sets the engine's thread count. The BLAS (oneMKL or OpenBLAS) always runs single-threaded: the engine
+    /// splits large products over its own threads (see gemmAccumulate), so BLAS worker threads never spin against
+    /// the engine's kernels.
     public static func setThreads(_ n: Int) {
         threads = max(1, n)
         BLAS.threads = 1

@@ -57,6 +57,41 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(out.contains("HDF5: 1."), out)
     }
 
+    /// REPLICATE_BLAS picks the library: `openblas` OpenBLAS, `mkl` oneMKL (setup.sh installs it) or a one-line
+    /// error; an unknown value or an unloadable REPLICATE_MKL stops a training command in one line, before it
+    /// writes anything. Both libraries train the same run to the same losses up to float rounding, and record
+    /// which one ran.
+    func testBLASChoice() throws {
+        let bin = try replicateBinary()
+        let openblas = try Subprocess.run(bin, ["--version"], environment: ["REPLICATE_BLAS": "openblas"])
+        XCTAssertTrue(openblas.outputText.contains("BLAS: OpenBLAS "), openblas.outputText)
+        let dir = try makeTempDirectory()
+        try writeWordCorpus(dir + "/corpus.txt", seed: 5)
+        let run = ["al-rfou2018", "--preset", "smoke", "--data-file", dir + "/corpus.txt", "--alphabet", "text8", "--steps", "6",
+                   "--eval-every", "6", "--threads", "2"]
+        for (env, message) in [(["REPLICATE_BLAS": "atlas"], "error: REPLICATE_BLAS=atlas: expected mkl, openblas or auto\n"),
+                               (["REPLICATE_MKL": dir + "/no-such-libmkl_rt.so"], "error: cannot load REPLICATE_MKL=\(dir)/no-such-libmkl_rt.so: "
+                                + "\(dir)/no-such-libmkl_rt.so: cannot open shared object file: No such file or directory\n")] {
+            let bad = try Subprocess.run(bin, run + ["--out", dir + "/bad"], environment: env)
+            XCTAssertNotEqual(bad.status, 0)
+            XCTAssertEqual(bad.errorText, message)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad/metrics.h5"))
+        }
+        guard FileManager.default.fileExists(atPath: "/opt/replicate-mkl/lib/libmkl_rt.so.3") else {
+            throw XCTSkip("oneMKL not installed (./setup.sh installs it)")
+        }
+        var losses: [[Double]] = []
+        for blas in ["openblas", "mkl"] {
+            let r = try Subprocess.run(bin, run + ["--out", dir + "/" + blas], environment: ["REPLICATE_BLAS": blas])
+            XCTAssertEqual(r.status, 0, r.errorText)
+            let f = try HDF5File.open(dir + "/\(blas)/metrics.h5")
+            XCTAssertEqual(try f.attribute("blas_vendor")?.stringValue, blas == "mkl" ? "oneMKL" : "OpenBLAS")
+            losses.append(try f.read("train/loss").doubles)
+        }
+        XCTAssertEqual(losses[0].count, 6)
+        for (a, b) in zip(losses[0], losses[1]) { XCTAssertEqual(a, b, accuracy: 1e-4 * abs(a)) }
+    }
+
     /// Run files record the commit the binary was built from (embedded at build time), not whatever the
     /// repository holds when the run starts; `--version` prints the same commit.
     func testRunFilesRecordTheCommitTheBinaryWasBuiltFrom() throws {

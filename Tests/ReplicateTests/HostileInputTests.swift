@@ -166,12 +166,12 @@ final class HostileInputTests: XCTestCase {
     /// An OPENBLAS_CORETYPE that OpenBLAS does not take is one warning line at load, naming the value and the
     /// kernel used; one it takes is silent.
     func testUnknownOpenBLASCoreTypeIsReported() throws {
-        let version = try Subprocess.run(try replicateBinary(), ["--version"], environment: ["OPENBLAS_CORETYPE": "NoSuchCore"])
+        let version = try Subprocess.run(try replicateBinary(), ["--version"], environment: ["OPENBLAS_CORETYPE": "NoSuchCore", "REPLICATE_BLAS": "openblas"])
         XCTAssertEqual(version.status, 0, version.errorText)
         let kernel = try XCTUnwrap(version.outputText.components(separatedBy: "kernel ").dropFirst().first?.split(separator: " ").first)
         XCTAssertEqual(version.errorText, "warning: OPENBLAS_CORETYPE=NoSuchCore was not taken by OpenBLAS (a name it does not know, or kernels this "
                        + "CPU cannot run); it runs its \(kernel) kernels\n")
-        let taken = try Subprocess.run(try replicateBinary(), ["--version"], environment: ["OPENBLAS_CORETYPE": kernel.lowercased()])
+        let taken = try Subprocess.run(try replicateBinary(), ["--version"], environment: ["OPENBLAS_CORETYPE": kernel.lowercased(), "REPLICATE_BLAS": "openblas"])
         XCTAssertEqual(taken.status, 0, taken.errorText)
         XCTAssertEqual(taken.errorText, "")
         XCTAssertTrue(taken.outputText.contains("kernel \(kernel) "), taken.outputText)

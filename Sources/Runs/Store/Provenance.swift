@@ -30,6 +30,7 @@ public struct Provenance {
         ] + (CodeVersion.sourceTreeIfDifferent.map { [("source_tree_commit_at_start", AttributeValue.string($0))] } ?? []) + [
             ("hdf5_version", .string(HDF5File.libraryVersion)),
             ("blas", .string(BLAS.config)),
+            ("blas_vendor", .string(BLAS.vendor)),
             ("blas_kernel", .string(BLAS.coreName)),
             ("cpu", .string(Machine.cpuModel)),
             ("threads", .int(Int64(threads))),
