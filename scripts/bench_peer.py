@@ -9,7 +9,11 @@ tokens: quadratic inside a block, the state carried between blocks; the delta ru
 torch.linalg.solve_triangular); softmax runs F.scaled_dot_product_attention. Decoding steps one block one token at a
 time: softmax over a preallocated KV cache, a linear kind its recurrent state.
 
-  --mode train   one JSON line: tokens/s, the step's memory (peak RSS minus RSS before the first step), params
+  --mode train   one JSON line: tokens/s, the step's memory (peak RSS minus RSS before the first step), peak RSS,
+                 params. --compile: model and loss through torch.compile (inductor; compiled in the untimed warm-up,
+                 at least 2 steps; adds "compiled", "compile_s"; exits non-zero with one stderr line if compiling
+                 fails). --profile: 3 more steps under torch.profiler, top ops by self CPU time and the share of
+                 matrix products to stderr (the JSON stays the last stdout line).
   --mode decode  one JSON line: median milliseconds per token of one block at each of --decode-contexts
   --mode check   chunked against token-by-token recurrence in float64 for every kind (the twin's own test)
 
@@ -19,6 +23,7 @@ import argparse
 import json
 import math
 import resource
+import sys
 import time
 
 import torch
@@ -247,29 +252,92 @@ class LM(nn.Module):
         return self.head(self.ln_f(x))
 
 
+MATMUL_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::addbmm", "aten::matmul_out",
+              "aten::_addmm_activation"}
+SDPA_MARKERS = ("scaled_dot_product", "flash_attention", "efficient_attention")
+
+
+def is_matmul(name):
+    return name in MATMUL_OPS or name.startswith(("aten::_mkl", "aten::mkldnn", "mkldnn::", "aten::_mkldnn")) \
+        or ("mkldnn" in name and ("matmul" in name or "linear" in name))
+
+
+def profile(step, steps=3, rows=20):
+    """Runs `steps` more steps under the CPU profiler; the top ops by self CPU time and the matmul share to stderr."""
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    events = prof.key_averages()
+    print(events.table(sort_by="self_cpu_time_total", row_limit=rows), file=sys.stderr)
+    total = sum(e.self_cpu_time_total for e in events) or 1
+    mm = sum(e.self_cpu_time_total for e in events if is_matmul(e.key))
+    sdpa = sum(e.self_cpu_time_total for e in events if any(m in e.key for m in SDPA_MARKERS))
+    print(f"profile ({steps} steps, self CPU {total / 1e3:.0f} ms): matrix products {100 * mm / total:.1f}% "
+          f"(mm/addmm/bmm/mkl*/mkldnn matmul), SDPA flash-attention kernels {100 * sdpa / total:.1f}%, "
+          f"everything else {100 * (total - mm - sdpa) / total:.1f}%", file=sys.stderr)
+
+
 def train(a):
     model = LM(a)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randint(0, a.vocab, (a.batch, a.context))
     y = torch.randint(0, a.vocab, (a.batch, a.context))
 
+    def loss_of(x, y):
+        return F.cross_entropy(model(x).reshape(-1, a.vocab), y.reshape(-1))
+    if a.compile:
+        # Model and loss compiled together (forward and, through AOTAutograd, backward); the optimizer step stays eager.
+        loss_of = torch.compile(loss_of)
+
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x).reshape(-1, a.vocab), y.reshape(-1))
+        loss = loss_of(x, y)
         loss.backward()
         opt.step()
         return loss.item()
     before = rss_bytes()
-    for _ in range(a.warmup):
-        step()
+    # Compiling happens on the first call (forward, then backward); a second warm-up step runs the compiled code once.
+    warmup = max(a.warmup, 2) if a.compile else a.warmup
     t0 = time.perf_counter()
+    try:
+        for _ in range(warmup):
+            step()
+    except Exception as e:  # no C++ compiler, inductor failure, ...: the bench treats a non-zero exit as unavailable
+        if not a.compile:
+            raise
+        msg = (str(e).strip().splitlines() or [""])[0][:300]
+        print(f"bench_peer: torch.compile failed: {type(e).__name__}: {msg}", file=sys.stderr)
+        sys.exit(3)
+    warm_s = time.perf_counter() - t0
+    graphs = compiled_graphs()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(a.steps):
         step()
     dt = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"tokens_per_s": a.steps * a.batch * a.context / dt, "seconds_per_step": dt / a.steps,
-            "step_mb": max(0, peak - before) / 1048576, "peak_mb": peak / 1048576,
-            "params": sum(p.numel() for p in model.parameters())}
+    result = {"tokens_per_s": a.steps * a.batch * a.context / dt, "seconds_per_step": dt / a.steps,
+              "step_mb": max(0, peak - before) / 1048576, "peak_mb": peak / 1048576,
+              "params": sum(p.numel() for p in model.parameters()),
+              "cpu_per_wall": cpu / dt}  # near --threads when the timed steps had the cores to themselves
+    if a.compile:
+        recompiled = compiled_graphs() - graphs
+        if recompiled:
+            print(f"bench_peer: warning: {recompiled} graph(s) compiled during the timed steps", file=sys.stderr)
+        result.update({"compiled": True, "compile_s": warm_s, "warmup_steps": warmup,
+                       "recompiled_in_timed": recompiled})
+    if a.profile:
+        profile(step)
+    return result
+
+
+def compiled_graphs():
+    try:
+        from torch._dynamo.utils import counters
+        return int(counters["stats"]["unique_graphs"])
+    except Exception:
+        return 0
 
 
 def decode(a):
@@ -327,6 +395,8 @@ def main():
                           ("vocab", 256), ("steps", 3), ("warmup", 1), ("threads", 2), ("chunk", 64), ("tokens", 24)]:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=default)
     p.add_argument("--key-dim", type=int, default=None)
+    p.add_argument("--compile", action="store_true", help="train: torch.compile the model and loss (inductor)")
+    p.add_argument("--profile", action="store_true", help="train: 3 more steps under torch.profiler, table to stderr")
     p.add_argument("--decode-contexts", type=lambda s: [int(c) for c in s.split(",")], default=[1024, 8192, 65536])
     a = p.parse_args()
     torch.set_num_threads(a.threads)

@@ -11,87 +11,150 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that measure our code and its peer in the same run and print the ratio.",
-        subcommands: [BenchEngine.self, BenchLinearAttention.self, BenchMPI.self, BenchStepMemory.self])
+        subcommands: [BenchEngine.self, BenchBLAS.self, BenchLinearAttention.self, BenchGrowth.self, BenchMPI.self, BenchStepMemory.self])
 }
 
 struct BenchEngine: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
-        abstract: "Train the cpu LM shape with our engine and with PyTorch (same model, Adam, threads); print tokens/s, their ratio, MFU and peak memory per step.")
+        abstract: "Train one LM shape with our engine and with PyTorch (same model, Adam, threads) in interleaved rounds; print tokens/s, "
+            + "the ratio against PyTorch eager and torch.compile, model FLOP rate against the sgemm rate, thread scaling and peak memory per step.")
 
-    @Option(help: "Layers.") var layers = 4
-    @Option(help: "Model width.") var dModel = 256
-    @Option(help: "Attention heads.") var heads = 4
-    @Option(help: "Feed-forward width.") var dFF = 1024
-    @Option(help: "Context length.") var context = 256
-    @Option(help: "Batch size (sequences).") var batch = 16
+    @Option(help: "Model shape: \(BenchShape.names) (the options below override its parts).") var shape = "cpu"
+    @Option(help: "Layers.") var layers: Int?
+    @Option(help: "Model width.") var dModel: Int?
+    @Option(help: "Attention heads.") var heads: Int?
+    @Option(help: "Feed-forward width.") var dFF: Int?
+    @Option(help: "Context length.") var context: Int?
+    @Option(help: "Batch size (sequences).") var batch: Int?
     @Option(help: "Vocabulary size.") var vocab = 256
-    @Option(help: "Timed steps.") var steps = 10
-    @Option(help: "Untimed warm-up steps.") var warmup = 2
+    @Option(help: "Timed steps per round.") var steps = 10
+    @Option(help: "Untimed warm-up steps per round.") var warmup = 2
+    @Option(help: "Interleaved rounds of both engines (medians are compared).") var rounds = 3
     @Option(help: "Threads for both engines.") var threads = 2
     @Option(help: "Python with PyTorch 2.x for the peer (default: $REPLICATE_TORCH_PYTHON, else python3).")
     var python: String?
     @Flag(help: "Skip the PyTorch peer.") var noPeer = false
-    @Option(parsing: .upToNextOption, help: "Contexts for the peak-memory measurement of one training step (batch 1).")
-    var memoryContexts: [Int] = [256, 1024, 4096]
+    @Flag(help: "Skip the torch.compile run of the peer.") var noCompile = false
+    @Flag(help: "Skip the 1-thread runs (thread scaling).") var noScaling = false
+    @Option(parsing: .upToNextOption, help: "Extra contexts for our peak memory of one training step at batch 1.")
+    var memoryContexts: [Int] = []
+
+    var resolved: BenchShape? {
+        guard var s = BenchShape.named(shape) else { return nil }
+        s.layers = layers ?? s.layers
+        s.dModel = dModel ?? s.dModel
+        s.heads = heads ?? s.heads
+        s.dFF = dFF ?? s.dFF
+        s.context = context ?? s.context
+        s.batch = batch ?? s.batch
+        return s
+    }
 
     func validate() throws {
-        try checkBenchmarkShape(layers: layers, dModel: dModel, heads: heads, dFF: dFF, vocab: vocab, threads: threads, steps: steps, warmup: warmup)
-        try checkRange("context", context, OptionLimits.context)
-        try checkRange("batch", batch, OptionLimits.batch)
+        guard let s = resolved else { throw ValidationError("--shape must be one of \(BenchShape.names)") }
+        try checkBenchmarkShape(layers: s.layers, dModel: s.dModel, heads: s.heads, dFF: s.dFF, vocab: vocab, threads: threads, steps: steps, warmup: warmup)
+        try checkRange("context", s.context, OptionLimits.context)
+        try checkRange("batch", s.batch, OptionLimits.batch)
+        try checkRange("rounds", rounds, 1...100)
         for c in memoryContexts { try checkRange("memory-contexts", c, OptionLimits.context) }
-        for (ctx, b) in [(context, batch)] + memoryContexts.map({ ($0, 1) }) {
-            let config = TransformerConfig(vocab: vocab, layers: layers, dModel: dModel, heads: heads, dFF: dFF, context: ctx)
-            try checkFitsInMemory(config.trainingBytes(batch: b), "context \(ctx), batch \(b)")
+        for (ctx, b) in [(s.context, s.batch)] + memoryContexts.map({ ($0, 1) }) {
+            var m = s
+            m.context = ctx
+            try checkFitsInMemory(m.config(vocab: vocab).trainingBytes(batch: b), "context \(ctx), batch \(b)")
         }
     }
 
     func run() throws {
         try BLAS.ensureLoaded()
         Engine.setThreads(threads)
+        let s = resolved!
+        let config = s.config(vocab: vocab)
         print("machine: \(Machine.cpuModel), \(Machine.coreCount) cores; threads \(threads)")
-        print("BLAS: \(BLAS.config) (kernel \(BLAS.coreName))")
+        print("BLAS: \(BLAS.summary)")
+        print("shape \(shape): \(s.description), vocabulary \(vocab); \(steps) timed steps after \(warmup) warm-up, \(rounds) interleaved rounds")
         let gflops = EngineBenchmark.sgemmGFLOPs()
-        print(String(format: "sgemm 1024^3: %.1f GFLOP/s", gflops))
+        print(String(format: "sgemm 1024^3 (%@, %d threads): %.1f GFLOP/s", BLAS.vendor, threads, gflops))
+        let flopsPerToken = 3 * config.forwardFLOPsPerToken
+        func rate(_ tps: Double) -> String {
+            String(format: "model %.1f GFLOP/s = %.0f%% of sgemm", flopsPerToken * tps / 1e9, 100 * flopsPerToken * tps / 1e9 / gflops)
+        }
+        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
 
-        let config = TransformerConfig(vocab: vocab, layers: layers, dModel: dModel, heads: heads, dFF: dFF, context: context)
-        let ours = EngineBenchmark.train(config, batch: batch, steps: steps, warmup: warmup)
-        let flops = 3 * config.forwardFLOPsPerToken * ours.tokensPerSecond
-        print(String(format: "replicate: %d params, %.0f tokens/s (%.3f s/step), model %.1f GFLOP/s = %.0f%% of sgemm",
-                     ours.parameters, ours.tokensPerSecond, ours.secondsPerStep, flops / 1e9, 100 * flops / 1e9 / gflops))
-
-        if !noPeer {
-            if let peer = runPeer() {
-                let tps = peer["tokens_per_s"] as? Double ?? 0
-                let peerFlops = 3 * config.forwardFLOPsPerToken * tps
-                print(String(format: "pytorch %@: %.0f tokens/s (%.3f s/step), model %.1f GFLOP/s = %.0f%% of sgemm",
-                             (peer["torch"] as? String) ?? "?", tps, peer["seconds_per_step"] as? Double ?? 0,
-                             peerFlops / 1e9, 100 * peerFlops / 1e9 / gflops))
-                print(String(format: "ratio (replicate / pytorch): %.2f", ours.tokensPerSecond / tps))
+        var ours: [Double] = [], eager: [Double] = []
+        var peerAvailable = !noPeer
+        var torchVersion = "?"
+        var parameters = 0
+        for r in 1...rounds {
+            let o = EngineBenchmark.train(config, batch: s.batch, steps: steps, warmup: warmup)
+            parameters = o.parameters
+            ours.append(o.tokensPerSecond)
+            var line = String(format: "round %d: replicate %.0f tokens/s", r, o.tokensPerSecond)
+            if peerAvailable {
+                if let p = runPeer(s, threads: threads) {
+                    let tps = p["tokens_per_s"] as? Double ?? .nan
+                    torchVersion = p["torch"] as? String ?? torchVersion
+                    eager.append(tps)
+                    line += String(format: ", pytorch eager %.0f tokens/s, ratio %.2f", tps, o.tokensPerSecond / tps)
+                } else {
+                    peerAvailable = false
+                    print(peerMissing)
+                }
+            }
+            print(line)
+        }
+        let mOurs = median(ours)
+        print(String(format: "replicate: %d params, %.0f tokens/s (%.3f s/step), %@", parameters, mOurs,
+                     Double(s.batch * s.context) / mOurs, rate(mOurs)))
+        if peerAvailable, !eager.isEmpty {
+            let mEager = median(eager)
+            print(String(format: "pytorch %@ eager: %.0f tokens/s (%.3f s/step), %@", torchVersion, mEager, Double(s.batch * s.context) / mEager, rate(mEager)))
+            print(String(format: "ratio (replicate / pytorch eager): %.2f (median of %d rounds; per round %@)", mOurs / mEager, rounds,
+                         zip(ours, eager).map { String(format: "%.2f", $0 / $1) }.joined(separator: ", ")))
+            if !noCompile {
+                if let p = runPeer(s, threads: threads, warmup: max(warmup, 3), extra: ["--compile"]), let tps = p["tokens_per_s"] as? Double {
+                    print(String(format: "pytorch torch.compile: %.0f tokens/s (compiled in %.0f s), %@", tps, p["compile_s"] as? Double ?? .nan, rate(tps)))
+                    print(String(format: "ratio (replicate / pytorch torch.compile): %.2f", mOurs / tps))
+                } else {
+                    print("pytorch torch.compile: not available (the peer exited with an error; run scripts/bench_peer.py --compile to see it)")
+                }
             }
         }
-
+        if !noScaling && threads > 1 {
+            Engine.setThreads(1)
+            let one = EngineBenchmark.train(config, batch: s.batch, steps: steps, warmup: warmup).tokensPerSecond
+            Engine.setThreads(threads)
+            var line = String(format: "threads 1 -> %d: replicate %.0f -> %.0f tokens/s (%.2fx)", threads, one, mOurs, mOurs / one)
+            if peerAvailable, !eager.isEmpty, let p = runPeer(s, threads: 1), let tps = p["tokens_per_s"] as? Double {
+                line += String(format: "; pytorch eager %.0f -> %.0f (%.2fx)", tps, median(eager), median(eager) / tps)
+            }
+            print(line)
+        }
+        // Peak memory of training steps at this shape, each engine in a fresh process.
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let common = ["--layers", String(s.layers), "--d-model", String(s.dModel), "--heads", String(s.heads), "--d-ff", String(s.dFF),
+                      "--vocab", String(vocab), "--threads", String(threads)]
+        if let m = jsonLine(try? capture(exe, ["bench", "step-memory", "--json", "--context", String(s.context), "--batch", String(s.batch),
+                                               "--steps", "2"] + common)) {
+            var line = String(format: "peak resident memory of training steps: replicate %.0f MB (%.0f MB above the process before its first step)",
+                              m["peak_mb"] as? Double ?? .nan, m["step_mb"] as? Double ?? .nan)
+            if peerAvailable, !eager.isEmpty, let p = runPeer(s, threads: threads, steps: 2, warmup: 0) {
+                line += String(format: "; pytorch %.0f MB (%.0f MB above)", p["peak_mb"] as? Double ?? .nan, p["step_mb"] as? Double ?? .nan)
+            }
+            print(line)
+        }
         for ctx in memoryContexts {
-            let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-            let args = ["bench", "step-memory", "--context", String(ctx), "--layers", String(layers), "--d-model", String(dModel),
-                        "--heads", String(heads), "--d-ff", String(dFF), "--vocab", String(vocab), "--threads", String(threads)]
-            if let out = try? capture(exe, args), let mb = Double(out.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                print(String(format: "peak resident memory, one training step, batch 1, context %d: %.0f MB", ctx, mb))
-            } else {
-                print("peak resident memory at context \(ctx): measurement failed")
+            if let m = jsonLine(try? capture(exe, ["bench", "step-memory", "--json", "--context", String(ctx)] + common)) {
+                print(String(format: "replicate peak resident memory, one training step, batch 1, context %d: %.0f MB", ctx, m["peak_mb"] as? Double ?? .nan))
             }
         }
     }
 
-    private func runPeer() -> [String: Any]? {
-        let args = ["--mode", "train", "--attention", "softmax", "--layers", String(layers), "--d-model", String(dModel), "--heads", String(heads), "--d-ff", String(dFF),
-                    "--context", String(context), "--batch", String(batch), "--vocab", String(vocab), "--steps", String(steps),
-                    "--warmup", String(warmup), "--threads", String(threads)]
-        guard let json = runPython(script: "bench_peer.py", args, python: python) else {
-            print(peerMissing)
-            return nil
-        }
-        return json
+    private func runPeer(_ s: BenchShape, threads: Int, steps: Int? = nil, warmup: Int? = nil, extra: [String] = []) -> [String: Any]? {
+        let args = ["--mode", "train", "--attention", "softmax", "--layers", String(s.layers), "--d-model", String(s.dModel), "--heads", String(s.heads),
+                    "--d-ff", String(s.dFF), "--context", String(s.context), "--batch", String(s.batch), "--vocab", String(vocab),
+                    "--steps", String(steps ?? self.steps), "--warmup", String(warmup ?? self.warmup), "--threads", String(threads)] + extra
+        return runPython(script: "bench_peer.py", args, python: python)
     }
 }
 
@@ -222,7 +285,7 @@ struct BenchLinearAttention: ParsableCommand {
         let m = base.model
         let shape = "the linear-attention cpu shape: \(m.layers) layers, width \(m.dModel), \(m.heads) heads, feed-forward matched per kind, vocabulary 256, "
             + "positions at the input only, no auxiliary losses, no dropout"
-        var notes = ["machine": "\(Machine.cpuModel), \(Machine.coreCount) cores", "threads": String(threads), "blas": "\(BLAS.config) (kernel \(BLAS.coreName))",
+        var notes = ["machine": "\(Machine.cpuModel), \(Machine.coreCount) cores", "threads": String(threads), "blas": BLAS.summary,
                      "shape": shape, "command": (["replicate"] + CommandLine.arguments.dropFirst()).joined(separator: " ")]
         print("machine: \(notes["machine"]!); threads \(threads); BLAS \(notes["blas"]!)\n\(shape)")
         var results = ScalingResults(kinds: chosen.map(\.name), contexts: contexts, tokensPerStep: tokensPerStep,

@@ -8,19 +8,22 @@ import Foundation
 
 /// Measurements for `replicate bench engine`.
 public enum EngineBenchmark {
-    /// GFLOP/s of an n x n x n single-precision product, best of `repeats`: the machine's limit, measured with
-    /// OpenBLAS's own threading over `Engine.threads` threads (the engine itself keeps OpenBLAS at one thread and
-    /// splits products over its own threads; see gemmAccumulate).
+    /// GFLOP/s of an n x n x n single-precision product, best of `repeats`: the machine's limit with the BLAS in
+    /// use, its rows split over `Engine.threads` threads as the engine splits its own products (the library itself
+    /// runs single-threaded; see gemmAccumulate).
     public static func sgemmGFLOPs(n: Int = 1024, repeats: Int = 5) -> Double {
         let a = Tensor<Float>(shape: [n, n]), b = Tensor<Float>(shape: [n, n]), c = Tensor<Float>(shape: [n, n])
         var rng = Philox(seed: 1)
         for i in 0..<(n * n) { a.data[i] = rng.uniform(); b.data[i] = rng.uniform() }
         var best = Double.infinity
-        BLAS.threads = Engine.threads
-        defer { BLAS.threads = 1 }
+        let parts = Engine.threads
         for _ in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            Float.gemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n, b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let lo = n * p / parts, hi = n * (p + 1) / parts
+                Float.gemm(transA: false, transB: false, m: hi - lo, n: n, k: n, alpha: 1, a: a.data + lo * n, lda: n, b: b.data, ldb: n,
+                           beta: 0, c: c.data + lo * n, ldc: n)
+            }
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         return 2 * Double(n * n * n) / best / 1e9
@@ -34,7 +37,8 @@ public enum EngineBenchmark {
     }
 
     /// Trains `config` on random tokens with Adam: `warmup` untimed steps, then `steps` timed ones.
-    public static func train(_ config: TransformerConfig, batch: Int, steps: Int, warmup: Int) -> TrainingResult {
+    /// With `trace`, the timed steps' matrix products are counted in it.
+    public static func train(_ config: TransformerConfig, batch: Int, steps: Int, warmup: Int, trace: GEMMTrace? = nil) -> TrainingResult {
         let model = TransformerLM<Float>(config, seed: 0)
         let adam = Adam(model.params)
         var rng = Philox(seed: 0, purpose: .data)
@@ -51,6 +55,8 @@ public enum EngineBenchmark {
             loss = l.scalar
         }
         for _ in 0..<warmup { step() }
+        BLAS.trace = trace
+        defer { BLAS.trace = nil }
         let t0 = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<steps { step() }
         let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

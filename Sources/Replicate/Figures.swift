@@ -20,7 +20,9 @@ struct Figures: ParsableCommand {
     func run() throws {
         let files = try RunFiles.metricsFiles(under: runsDir)
         let benchmarks = try papers.compactMap { paper in try paper.benchmarkReport(root: runsDir, format: format).map { (paper, $0) } }
-        guard !files.isEmpty || !benchmarks.isEmpty else { throw StoreError("\(runsDir): no metrics.h5 files below it") }
+        // `replicate bench growth`'s files (growth.h5), which belong to no paper.
+        let growth = GrowthResults.report(root: runsDir, format: format)
+        guard !files.isEmpty || !benchmarks.isEmpty || growth != nil else { throw StoreError("\(runsDir): no metrics.h5 files below it") }
         var byExperiment: [String: [String]] = [:]
         for path in files {
             // A run killed before its first write leaves a stub: skipped with one warning, the rest is drawn.
@@ -61,6 +63,7 @@ struct Figures: ParsableCommand {
                 warn("skipping \(path): \(error)")
             }
         }
+        for f in growth?.figures ?? [] { print(f); drawn += 1 }
         if drawn == 0 { print("no figures: none of the \(files.count) runs holds a train/loss series") }
         if !sections.isEmpty { print(try ReportWriter.write(sections, root: runsDir)) }
     }
