@@ -65,10 +65,8 @@ void rb_gelu_backward_f32(const float *x, const float *dy, float *dx, long n, in
     }
 }
 
-MULTIVERSION
-float rb_exp_shifted_sum_f32(float *x, long n, float shift) {
-    for (long i = 0; i < n; i++) x[i] = exp_nonpositive(x[i] - shift);
-    // Sixteen fixed lanes, then the lanes in order: vectorisable and still the same result on every run.
+// Sums x[0..<n] in sixteen fixed lanes, then the lanes in order (vectorisable, the same result on every run).
+static inline __attribute__((always_inline)) float lane_sum(const float *x, long n) {
     float lane[16] = {0};
     long i = 0;
     for (; i + 16 <= n; i += 16)
@@ -79,16 +77,10 @@ float rb_exp_shifted_sum_f32(float *x, long n, float shift) {
     return sum;
 }
 
-// Sums x[0..<n] in sixteen fixed lanes, then the lanes in order (vectorisable, the same result on every run).
-static inline float lane_sum(const float *x, long n) {
-    float lane[16] = {0};
-    long i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) lane[j] += x[i + j];
-    float sum = 0.0f;
-    for (int j = 0; j < 16; j++) sum += lane[j];
-    for (; i < n; i++) sum += x[i];
-    return sum;
+MULTIVERSION
+float rb_exp_shifted_sum_f32(float *x, long n, float shift) {
+    for (long i = 0; i < n; i++) x[i] = exp_nonpositive(x[i] - shift);
+    return lane_sum(x, n);
 }
 
 MULTIVERSION
