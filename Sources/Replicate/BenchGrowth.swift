@@ -13,12 +13,21 @@ struct GrowthSize: Equatable {
     var heads: Int
     var dFF: Int
 
-    /// The named sizes, smallest first: the `bench engine` cpu shape, a middle one, and al-rfou2018's T12.
+    /// The named sizes, smallest first: the `bench engine` cpu shape, a middle one, and its t12 shape (al-rfou2018's T12).
     static let named: [GrowthSize] = [
-        GrowthSize(name: "cpu", layers: 4, dModel: 256, heads: 4, dFF: 1024),
+        GrowthSize(name: "cpu", BenchShape.named("cpu")!),
         GrowthSize(name: "6x384", layers: 6, dModel: 384, heads: 6, dFF: 1536),
-        GrowthSize(name: "t12", layers: 12, dModel: 512, heads: 8, dFF: 2048),
+        GrowthSize(name: "t12", BenchShape.named("t12")!),
     ]
+
+    init(name: String, layers: Int, dModel: Int, heads: Int, dFF: Int) {
+        (self.name, self.layers, self.dModel, self.heads, self.dFF) = (name, layers, dModel, heads, dFF)
+    }
+
+    /// A bench shape's model (its context and batch are the sweep's own).
+    init(name: String, _ s: BenchShape) {
+        self.init(name: name, layers: s.layers, dModel: s.dModel, heads: s.heads, dFF: s.dFF)
+    }
 
     /// A named size, or LAYERSxWIDTH (heads = width / 64 rounded up, feed-forward 4 x width; for tests and quick looks).
     static func parse(_ text: String) throws -> GrowthSize {
