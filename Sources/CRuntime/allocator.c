@@ -14,3 +14,17 @@ void rb_keep_freed_memory(void) {
 
 // Runs when the program loads, before Swift code allocates anything.
 __attribute__((constructor)) static void rb_allocator_at_load(void) { rb_keep_freed_memory(); }
+
+#include <stdint.h>
+
+void *rb_alloc64(size_t bytes) {
+    char *p = malloc(bytes + 64);
+    if (!p) return NULL;
+    char *a = (char *)(((uintptr_t)p + 64) & ~(uintptr_t)63);  // 16 to 64 bytes past p: room for p itself
+    ((void **)a)[-1] = p;
+    return a;
+}
+
+void rb_free64(void *a) {
+    if (a) free(((void **)a)[-1]);
+}

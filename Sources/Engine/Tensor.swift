@@ -1,3 +1,4 @@
+import CRuntime
 import Foundation
 
 /// Memory for one or more tensors: values and, allocated on first use, their gradients.
@@ -11,19 +12,19 @@ public final class Storage<T: Real> {
     /// element before anything reads it.
     public init(count: Int, zeroed: Bool = true) {
         self.count = count
-        data = BufferPool.allocate(T.self, count: max(count, 1))
+        data = TensorMemory.allocate(T.self, count: max(count, 1))
         if zeroed { data.initialize(repeating: 0, count: max(count, 1)) }
     }
 
     deinit {
-        BufferPool.release(data, count: max(count, 1))
-        if let g = gradPointer { BufferPool.release(g, count: max(count, 1)) }
+        TensorMemory.release(data)
+        if let g = gradPointer { TensorMemory.release(g) }
     }
 
     /// The gradient buffer, zero-filled when first touched.
     public var grad: UnsafeMutablePointer<T> {
         if let g = gradPointer { return g }
-        let g = BufferPool.allocate(T.self, count: max(count, 1))
+        let g = TensorMemory.allocate(T.self, count: max(count, 1))
         g.initialize(repeating: 0, count: max(count, 1))
         gradPointer = g
         return g
@@ -32,7 +33,7 @@ public final class Storage<T: Real> {
     /// reads it; only while no gradient exists yet (see `Tensor.gradForWriting`).
     func uninitialisedGrad() -> UnsafeMutablePointer<T> {
         precondition(gradPointer == nil, "uninitialisedGrad: the gradient already exists")
-        let g = BufferPool.allocate(T.self, count: max(count, 1))
+        let g = TensorMemory.allocate(T.self, count: max(count, 1))
         gradPointer = g
         return g
     }
@@ -40,62 +41,21 @@ public final class Storage<T: Real> {
     public func zeroGrad() { gradPointer?.update(repeating: 0, count: count) }
 }
 
-/// Tensor memory: 64-byte aligned (a cache line, an AVX-512 vector), so that a BLAS whose code path depends on
-/// its operands' alignment (oneMKL) takes the same path in every run; and large blocks, once freed, kept by exact
-/// size for the next tensor of that size. A training step allocates the same sizes as the step before, so after
-/// the first step its activations and gradients come from the pool: no page faults, no heap growth, no
-/// fragmentation (the kernel's page clearing and faults were ~9% of a step without it). At most `capacity` bytes
-/// are kept; beyond that a freed block goes back to the system.
-public enum BufferPool {
-    /// Blocks smaller than this go straight to malloc (its own caches serve them well).
-    static let minimumBytes = 1 << 16
-    /// The most bytes kept free in the pool: a quarter of the machine's memory.
-    nonisolated(unsafe) public static var capacity = Int(ProcessInfo.processInfo.physicalMemory / 4)
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
-    nonisolated(unsafe) private static var freeBytes = 0
-
+/// Tensor memory on a 64-byte boundary (a cache line, an AVX-512 vector), so that a BLAS whose code path depends
+/// on its operands' alignment (oneMKL) takes the same path in every run, whatever malloc returns. It comes from
+/// plain malloc, aligned by hand (rb_alloc64): glibc's memalign fragmented a training step's heap (the kernel's
+/// page clearing and faults took ~9% of a step), and a pool of freed blocks kept by size was no faster but
+/// doubled the peak memory of runs whose tensor shapes vary from step to step.
+enum TensorMemory {
     @inline(__always)
     static func allocate<T>(_: T.Type, count: Int) -> UnsafeMutablePointer<T> {
         let bytes = count * MemoryLayout<T>.stride
-        if bytes >= minimumBytes {
-            lock.lock()
-            let reused = free[bytes]?.popLast()
-            if reused != nil { freeBytes -= bytes }
-            lock.unlock()
-            if let p = reused { return p.bindMemory(to: T.self, capacity: count) }
-        }
-        return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64).bindMemory(to: T.self, capacity: count)
+        guard let p = rb_alloc64(bytes) else { fatalError("out of memory: \(bytes) bytes for a tensor") }
+        return p.bindMemory(to: T.self, capacity: count)
     }
 
     @inline(__always)
-    static func release<T>(_ p: UnsafeMutablePointer<T>, count: Int) {
-        let bytes = count * MemoryLayout<T>.stride
-        if bytes >= minimumBytes {
-            lock.lock()
-            let keep = freeBytes + bytes <= capacity
-            if keep {
-                free[bytes, default: []].append(UnsafeMutableRawPointer(p))
-                freeBytes += bytes
-            }
-            lock.unlock()
-            if keep { return }
-        }
-        UnsafeMutableRawPointer(p).deallocate()
-    }
-
-    /// Returns every kept block to the system (e.g. before a phase with other tensor sizes).
-    public static func drain() {
-        lock.lock()
-        let blocks = free.values.flatMap { $0 }
-        free.removeAll()
-        freeBytes = 0
-        lock.unlock()
-        for b in blocks { b.deallocate() }
-    }
-
-    /// Bytes kept free in the pool now.
-    public static var keptBytes: Int { lock.lock(); defer { lock.unlock() }; return freeBytes }
+    static func release<T>(_ p: UnsafeMutablePointer<T>) { rb_free64(p) }
 }
 
 /// A dense, row-major tensor: a shape over a range of a `Storage`.
