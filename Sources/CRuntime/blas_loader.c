@@ -142,24 +142,40 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// Tries the oneMKL candidates in order; 0 when one loaded.
-static int load_mkl(char *why, size_t whylen) {
-    char user[600] = "";
+static char mkl_path[600];
+static pthread_once_t mkl_path_once = PTHREAD_ONCE_INIT;
+static void resolve_mkl_path(void) {
     const char *env = getenv("REPLICATE_MKL");
-    if (env && *env) snprintf(user, sizeof(user), is_dir(env) ? "%s/libmkl_rt.so.3" : "%s", env);
-    const char *candidates[] = {user, "/opt/replicate-mkl/lib/libmkl_rt.so.3", "libmkl_rt.so.3", "libmkl_rt.so.2",
-                                "libmkl_rt.so"};
-    snprintf(why, whylen, "oneMKL (libmkl_rt) not found");
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-        if (!*candidates[i]) continue;
-        void *h = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+    if (env && *env) snprintf(mkl_path, sizeof(mkl_path), is_dir(env) ? "%s/libmkl_rt.so.3" : "%s", env);
+    else snprintf(mkl_path, sizeof(mkl_path), "/opt/replicate-mkl/lib/libmkl_rt.so.3");
+}
+
+const char *rb_blas_mkl_path(void) {
+    pthread_once(&mkl_path_once, resolve_mkl_path);
+    return mkl_path;
+}
+
+static int user_chose_mkl(void) {
+    const char *env = getenv("REPLICATE_MKL");
+    return env && *env;
+}
+
+// Tries the oneMKL candidates in order (REPLICATE_MKL alone when set); 0 when one loaded.
+static int load_mkl(char *why, size_t whylen) {
+    if (user_chose_mkl()) {  // the user's file stands or falls alone
+        void *h = dlopen(rb_blas_mkl_path(), RTLD_NOW | RTLD_LOCAL);
         if (!h) {
-            if (i == 0) snprintf(why, whylen, "cannot load REPLICATE_MKL=%s: %s", env, dlerror());
-            if (i == 0) return -1;  // the user's file stands or falls alone
-            continue;
+            snprintf(why, whylen, "cannot load REPLICATE_MKL=%s: %s", getenv("REPLICATE_MKL"), dlerror());
+            return -1;
         }
-        return describe(h, candidates[i], &active, why, whylen);
+        return describe(h, rb_blas_mkl_path(), &active, why, whylen);
     }
+    const char *candidates[] = {rb_blas_mkl_path(), "libmkl_rt.so.3", "libmkl_rt.so.2", "libmkl_rt.so"};
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        void *h = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+        if (h) return describe(h, candidates[i], &active, why, whylen);
+    }
+    snprintf(why, whylen, "oneMKL (libmkl_rt) not found");
     return -1;
 }
 
@@ -199,7 +215,7 @@ static void load(void) {
         }
     } else if (strcmp(pref, "auto") == 0) {
         if (load_mkl(why, sizeof(why)) != 0) {
-            if (getenv("REPLICATE_MKL") && *getenv("REPLICATE_MKL")) {
+            if (user_chose_mkl()) {
                 snprintf(load_error, sizeof(load_error), "%s", why);
                 return;
             }

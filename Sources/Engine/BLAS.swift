@@ -44,6 +44,8 @@ public enum BLAS {
     public static var vendor: String { require(); return String(cString: rb_blas_vendor()) }
     /// The file that was loaded.
     public static var libraryPath: String { require(); return String(cString: rb_blas_library_path()) }
+    /// Where oneMKL is looked for first (REPLICATE_MKL, else setup.sh's /opt/replicate-mkl), whichever library is in use.
+    public static var mklPath: String { String(cString: rb_blas_mkl_path()) }
     /// The kernels in use: OpenBLAS's kernel family (`openblas_get_corename`, e.g. "SkylakeX"), or oneMKL's code
     /// path (e.g. "AVX512_E1, sequential").
     public static var coreName: String { require(); return String(cString: rb_blas_corename()) }
@@ -132,6 +134,8 @@ public final class GEMMTrace: @unchecked Sendable {
         /// Run on one thread: inside a parallel region (e.g. attention's per-head products) or too small to split.
         public let single: Bool
         public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+        /// Every field, for a fixed order among calls of equal work.
+        var orderKey: [Int] { [m, n, k, lda, ldb, ldc, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, single ? 1 : 0] }
     }
     private let lock = NSLock()
     private var table: [Call: Int] = [:]
@@ -150,10 +154,7 @@ public final class GEMMTrace: @unchecked Sendable {
         defer { lock.unlock() }
         return table.map { ($0.key, $0.value) }.sorted {
             let (a, b) = ($0.call.flops * Double($0.count), $1.call.flops * Double($1.count))
-            if a != b { return a > b }
-            return ($0.call.m, $0.call.n, $0.call.k, $0.call.transA ? 1 : 0, $0.call.transB ? 1 : 0, $0.call.accumulate ? 1 : 0)
-                < ($1.call.m, $1.call.n, $1.call.k, $1.call.transA ? 1 : 0, $1.call.transB ? 1 : 0, $1.call.accumulate ? 1 : 0)
-                || (($0.call.m, $0.call.n, $0.call.k) == ($1.call.m, $1.call.n, $1.call.k) && !$0.call.single && $1.call.single)
+            return a != b ? a > b : $0.call.orderKey.lexicographicallyPrecedes($1.call.orderKey)
         }
     }
 }

@@ -21,15 +21,10 @@ struct BenchShape {
     var description: String { "\(layers) layers, width \(dModel), \(heads) heads, ff \(dFF), context \(context), batch \(batch)" }
 }
 
-/// The BLAS libraries `bench blas` compares: the one in use and every other one found on this machine.
+/// The BLAS libraries `bench blas` compares: every one found on this machine (oneMKL where the loader looks first).
 enum BLASCandidates {
     static func paths() -> [(label: String, path: String)] {
-        var mkl = ProcessInfo.processInfo.environment["REPLICATE_MKL"] ?? ""
-        if !mkl.isEmpty, (try? FileManager.default.attributesOfItem(atPath: mkl)[.type] as? FileAttributeType) == .typeDirectory {
-            mkl += "/libmkl_rt.so.3"
-        }
-        if mkl.isEmpty { mkl = "/opt/replicate-mkl/lib/libmkl_rt.so.3" }
-        return [("OpenBLAS", "libopenblas.so.0"), ("BLIS", "libblis.so.4"), ("oneMKL", mkl)]
+        [("OpenBLAS", "libopenblas.so.0"), ("BLIS", "libblis.so.4"), ("oneMKL", BLAS.mklPath)]
     }
 }
 
@@ -153,21 +148,13 @@ final class GEMMWorkspace {
                     i += threads
                 }
             }
-        } else {  // gemmAccumulate's split: blocks of C's rows (or columns, when C is wide), one per thread
-            let parts = min(threads, max(1, (call.m * call.n * call.k) / (1 << 18)))
-            let splitRows = call.m >= call.n, total = splitRows ? call.m : call.n
-            let pieces = min(parts, total)
+        } else {  // the engine's split (gemmAccumulate)
+            let pieces = gemmPieces(m: call.m, n: call.n, k: call.k, threads: threads)
             for _ in 0..<count {
-                DispatchQueue.concurrentPerform(iterations: pieces) { p in
-                    let lo = total * p / pieces, hi = total * (p + 1) / pieces
-                    if splitRows {
-                        lib.sgemm(transA: call.transA, transB: call.transB, m: hi - lo, n: call.n, k: call.k, alpha: 1,
-                                  a: call.transA ? a[0] + lo : a[0] + lo * call.lda, lda: call.lda, b: b[0], ldb: call.ldb, beta: beta,
-                                  c: c[0] + lo * call.ldc, ldc: call.ldc)
-                    } else {
-                        lib.sgemm(transA: call.transA, transB: call.transB, m: call.m, n: hi - lo, k: call.k, alpha: 1, a: a[0], lda: call.lda,
-                                  b: call.transB ? b[0] + lo * call.ldb : b[0] + lo, ldb: call.ldb, beta: beta, c: c[0] + lo, ldc: call.ldc)
-                    }
+                splitProduct(transA: call.transA, transB: call.transB, m: call.m, n: call.n, lda: call.lda, ldb: call.ldb, ldc: call.ldc,
+                             pieces: pieces) { m, n, ao, bo, co in
+                    lib.sgemm(transA: call.transA, transB: call.transB, m: m, n: n, k: call.k, alpha: 1, a: a[0] + ao, lda: call.lda,
+                              b: b[0] + bo, ldb: call.ldb, beta: beta, c: c[0] + co, ldc: call.ldc)
                 }
             }
         }

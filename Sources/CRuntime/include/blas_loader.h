@@ -25,6 +25,9 @@ const char *rb_blas_chosen_coretype(void);
 const char *rb_blas_requested_coretype(void);
 // The file that was loaded.
 const char *rb_blas_library_path(void);
+// Where oneMKL is looked for first: REPLICATE_MKL (a file, or a folder holding libmkl_rt.so.3), else setup.sh's
+// /opt/replicate-mkl/lib/libmkl_rt.so.3.
+const char *rb_blas_mkl_path(void);
 
 void rb_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
