@@ -9,21 +9,16 @@ import Foundation
 /// Measurements for `replicate bench engine`.
 public enum EngineBenchmark {
     /// GFLOP/s of an n x n x n single-precision product, best of `repeats`: the machine's limit with the BLAS in
-    /// use, its rows split over `Engine.threads` threads as the engine splits its own products (the library itself
-    /// runs single-threaded; see gemmAccumulate).
+    /// use, run as the engine runs its products (`matmul`: split over `Engine.threads` threads, the library itself
+    /// single-threaded; see gemmAccumulate).
     public static func sgemmGFLOPs(n: Int = 1024, repeats: Int = 5) -> Double {
-        let a = Tensor<Float>(shape: [n, n]), b = Tensor<Float>(shape: [n, n]), c = Tensor<Float>(shape: [n, n])
+        let a = Tensor<Float>(shape: [n, n]), b = Tensor<Float>(shape: [n, n])
         var rng = Philox(seed: 1)
         for i in 0..<(n * n) { a.data[i] = rng.uniform(); b.data[i] = rng.uniform() }
         var best = Double.infinity
-        let parts = Engine.threads
         for _ in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
-                let lo = n * p / parts, hi = n * (p + 1) / parts
-                Float.gemm(transA: false, transB: false, m: hi - lo, n: n, k: n, alpha: 1, a: a.data + lo * n, lda: n, b: b.data, ldb: n,
-                           beta: 0, c: c.data + lo * n, ldc: n)
-            }
+            _ = Tape.withoutRecording { matmul(a, b) }
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         return 2 * Double(n * n * n) / best / 1e9

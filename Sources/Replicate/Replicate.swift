@@ -82,15 +82,16 @@ enum VersionInfo {
     static var text: String {
         let code = CodeVersion.current
         var lines = ["replicate \(version) (commit \(code.commit.prefix(12)), \(code.dirty))"]
-        if (try? BLAS.ensureLoaded()) != nil {
+        do {
+            try BLAS.ensureLoaded()
             if BLAS.vendor == "OpenBLAS" {
                 let chosen = BLAS.chosenCoreType.map { "chosen from CPU features: \($0)" } ?? "OPENBLAS_CORETYPE set by the user"
                 lines.append("BLAS: \(BLAS.config); kernel \(BLAS.coreName) (\(chosen)); \(BLAS.libraryPath)")
             } else {
                 lines.append("BLAS: \(BLAS.summary); \(BLAS.libraryPath)")
             }
-        } else {
-            do { try BLAS.ensureLoaded() } catch { lines.append("BLAS: \(error)") }
+        } catch {
+            lines.append("BLAS: \(error)")
         }
         lines.append("HDF5: \(HDF5File.libraryVersion)")
         lines.append("CPU: \(Machine.cpuModel), \(Machine.coreCount) cores")

@@ -59,27 +59,42 @@ func gemmAccumulate<T: Real>(
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
-    let parts = Engine.inBLASParallelRegion ? 1 : min(Engine.threads, max(1, (m * n * k) / gemmSplitThreshold))
+    let pieces = gemmPieces(m: m, n: n, k: k, threads: Engine.inBLASParallelRegion ? 1 : Engine.threads)
     if T.self == Float.self, let trace = BLAS.trace {
         trace.record(GEMMTrace.Call(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, accumulate: beta != 0,
-                                    single: parts <= 1))
+                                    single: pieces <= 1))
     }
-    if parts <= 1 {
-        T.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    splitProduct(transA: transA, transB: transB, m: m, n: n, lda: lda, ldb: ldb, ldc: ldc, pieces: pieces) { pm, pn, ao, bo, co in
+        T.gemm(transA: transA, transB: transB, m: pm, n: pn, k: k, alpha: alpha, a: a + ao, lda: lda, b: b + bo, ldb: ldb, beta: beta, c: c + co, ldc: ldc)
+    }
+}
+
+/// Into how many blocks the engine splits an m x n x k product on `threads` threads: 1 (one BLAS call) below
+/// `gemmSplitThreshold` multiply-adds, else up to one per thread (never more than C's longer side).
+public func gemmPieces(m: Int, n: Int, k: Int, threads: Int) -> Int {
+    min(threads, max(1, (m * n * k) / gemmSplitThreshold), max(m, n, 1))
+}
+
+/// Runs a product as `pieces` blocks of C's rows (or columns, when C is wide), concurrently, one call of
+/// `piece(m, n, aOffset, bOffset, cOffset)` per block; one piece is the whole product, on the calling thread.
+/// Row block lo..<hi of C comes from rows (or columns, when transposed) lo..<hi of A; a column block from columns
+/// (or rows, when transposed) of B. The split depends only on the shapes and `pieces`.
+@inline(__always)
+public func splitProduct(transA: Bool, transB: Bool, m: Int, n: Int, lda: Int, ldb: Int, ldc: Int, pieces: Int,
+                         _ piece: (_ m: Int, _ n: Int, _ aOffset: Int, _ bOffset: Int, _ cOffset: Int) -> Void) {
+    if pieces <= 1 {
+        piece(m, n, 0, 0, 0)
         return
     }
     let splitRows = m >= n
     let total = splitRows ? m : n
-    let pieces = min(parts, total)
     DispatchQueue.concurrentPerform(iterations: pieces) { p in
         let lo = total * p / pieces, hi = total * (p + 1) / pieces
         if lo == hi { return }
-        if splitRows {  // rows lo..<hi of C come from rows (or columns, when transposed) lo..<hi of A
-            T.gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
-                   a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
-        } else {  // columns lo..<hi of C come from columns (or rows, when transposed) lo..<hi of B
-            T.gemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha,
-                   a: a, lda: lda, b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+        if splitRows {
+            piece(hi - lo, n, transA ? lo : lo * lda, 0, lo * ldc)
+        } else {
+            piece(m, hi - lo, 0, transB ? lo * ldb : lo, lo)
         }
     }
 }

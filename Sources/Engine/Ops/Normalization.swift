@@ -40,8 +40,8 @@ public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>
     tape.record {
         let G = y.grad
         if x.requiresGrad {
-            let (D, assign) = x.gradForWriting()
-            if assign && T.self != Float.self { D.initialize(repeating: 0, count: x.count) }  // the generic loop adds
+            // The Float kernel can assign a fresh gradient; the generic loop below only adds.
+            let (D, assign) = T.self == Float.self ? x.gradForWriting() : (x.grad, false)
             parallelFor(rows, grain: 16) { range in
                 if T.self == Float.self {
                     let o = range.lowerBound
