@@ -149,3 +149,46 @@ void rb_layer_norm_param_grads_f32(const float *x, const float *g, const float *
             for (long i = lo; i < hi; i++) dbeta[i] += gr[i];
     }
 }
+
+// The largest of x[0..<n] (n >= 1), in sixteen lanes (the maximum does not depend on the order).
+static inline __attribute__((always_inline)) float lane_max(const float *x, long n) {
+    float lane[16];
+    for (int j = 0; j < 16; j++) lane[j] = x[0];
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    float m = lane[0];
+    for (int j = 1; j < 16; j++) m = lane[j] > m ? lane[j] : m;
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+MULTIVERSION
+void rb_causal_softmax_rows_f32(float *s, long rows, long cols, long first, float *lse, float *inv) {
+    for (long r = 0; r < rows; r++) {
+        float *row = s + r * cols;
+        long visible = first + r < cols ? first + r : cols;
+        float mx = lane_max(row, visible);
+        for (long i = 0; i < visible; i++) row[i] = exp_nonpositive(row[i] - mx);
+        float sum = lane_sum(row, visible);
+        for (long i = visible; i < cols; i++) row[i] = 0.0f;
+        lse[r] = mx + __builtin_logf(sum);
+        inv[r] = 1.0f / sum;
+    }
+}
+
+MULTIVERSION
+void rb_causal_softmax_backward_rows_f32(float *s, float *dp, long rows, long cols, long first, const float *lse,
+                                         const float *delta) {
+    for (long r = 0; r < rows; r++) {
+        float *prow = s + r * cols, *dprow = dp + r * cols;
+        long visible = first + r < cols ? first + r : cols;
+        float l = lse[r], di = delta[r];
+        for (long i = 0; i < visible; i++) {
+            float e = exp_nonpositive(prow[i] - l);
+            prow[i] = e;
+            dprow[i] = e * (dprow[i] - di);
+        }
+        for (long i = visible; i < cols; i++) { prow[i] = 0.0f; dprow[i] = 0.0f; }
+    }
+}

@@ -48,6 +48,14 @@ final class FusedKernelTests: XCTestCase {
         }
     }
 
+    func testAttentionAddsToAGradientAlreadyWritten() {
+        // qkv feeds two attentions: the first backward writes its gradient (no zero fill), the second must add to it.
+        let qkv = floatTensor([2, 40, 3 * 16], seed: 9, scale: 2)
+        assertTwins([qkv], tolerance: 2e-5,
+                    fused: { causalSelfAttention($0[0], heads: 2, blockSize: 16) + causalSelfAttention($0[0], heads: 4, blockSize: 8) },
+                    naive: { causalSelfAttentionNaive($0[0], heads: 2) + causalSelfAttentionNaive($0[0], heads: 4) })
+    }
+
     func testAttentionIsCausal() {
         // Changing the last position's inputs must not change any earlier output.
         let qkv = floatTensor([1, 9, 3 * 8], seed: 4)

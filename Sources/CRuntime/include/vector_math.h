@@ -22,3 +22,10 @@ void rb_layer_norm_backward_f32(const float *x, const float *g, const float *gam
 // Its parameter gradients for columns lo..<hi, summed over the rows in row order; either pointer may be NULL.
 void rb_layer_norm_param_grads_f32(const float *x, const float *g, const float *mean, const float *rstd, float *dgamma,
                                    float *dbeta, long rows, long c, long lo, long hi);
+// Causal softmax of a strip of scores s [rows x cols] in place: row r sees its first min(cols, first + r) entries,
+// which become exp(s - row max) (unnormalised); the rest become 0. lse[r] = log(sum) + max, inv[r] = 1 / sum.
+void rb_causal_softmax_rows_f32(float *s, long rows, long cols, long first, float *lse, float *inv);
+// Its backward on the recomputed strip s and dp = dO V^T, in place: s = P = exp(s - lse), dp = P (dp - delta), both 0
+// past each row's visible entries (as above).
+void rb_causal_softmax_backward_rows_f32(float *s, float *dp, long rows, long cols, long first, const float *lse,
+                                         const float *delta);

@@ -1,8 +1,12 @@
 // Causal multi-head softmax self-attention (fused, blockwise) and its naive twin.
 
-/// Fused causal softmax attention in the style of FlashAttention: for each head, query blocks meet key blocks
-/// one tile at a time with an online softmax, so memory holds one [block x block] tile per thread instead of
-/// B x H x T x T scores. Only each row's log-sum-exp is kept for backward, which recomputes the tiles.
+import CRuntime
+
+/// Fused causal softmax attention in the style of FlashAttention, by row strips: for each head, a block of
+/// queries meets every key it may see (keys 0 ..< the block's end) in one [block x keys] strip of scores, so
+/// memory holds one strip per thread instead of B x H x T x T scores, each product is as large as the causal
+/// structure allows, and the softmax of a strip is exact at once (no running rescale). Only each row's
+/// log-sum-exp is kept for backward, which recomputes the strips.
 /// q, k, v are read in place from the packed qkv (leading dimension 3C); the output is written in place into
 /// [B, T, C] (leading dimension C), so no head reshuffling copies are made.
 @_specialize(where T == Float)
@@ -11,49 +15,24 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
     precondition(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0, "attention: qkv \(qkv.shape) is not [B, T, 3 x heads x D]")
     let b = qkv.shape[0], t = qkv.shape[1], c = qkv.shape[2] / 3, d = c / heads
     let ld = 3 * c, scale = 1 / T(d).squareRoot(), bs = max(1, min(blockSize, t))
-    let out = Tensor<T>(shape: [b, t, c])
+    let out = Tensor<T>(shape: [b, t, c], uninitialized: true)
     let lse = UnsafeMutablePointer<T>.allocate(capacity: max(b * heads * t, 1))
     let Qall = qkv.data, Oall = out.data
     ParallelJobs.perform(b * heads) { job in
         let bi = job / heads, h = job % heads
         let q = Qall + bi * t * ld + h * d, k = q + c, v = q + 2 * c
         let o = Oall + bi * t * c + h * d
-        let s = UnsafeMutablePointer<T>.allocate(capacity: bs * bs)
-        let m = UnsafeMutablePointer<T>.allocate(capacity: bs), l = UnsafeMutablePointer<T>.allocate(capacity: bs)
-        defer { s.deallocate(); m.deallocate(); l.deallocate() }
+        let s = UnsafeMutablePointer<T>.allocate(capacity: bs * t), inv = UnsafeMutablePointer<T>.allocate(capacity: bs)
+        defer { s.deallocate(); inv.deallocate() }
         var i0 = 0
         while i0 < t {
-            let bq = min(bs, t - i0)
-            m.update(repeating: -T.infinity, count: bq)
-            l.update(repeating: 0, count: bq)
-            var j0 = 0
-            while j0 <= i0 + bq - 1 {
-                let bk = min(bs, t - j0)
-                gemmAccumulate(false, true, bq, bk, d, q + i0 * ld, ld, k + j0 * ld, ld, s, bk, beta: 0, alpha: scale)
-                for r in 0..<bq {
-                    let row = s + r * bk, qi = i0 + r
-                    let visible = min(bk, qi - j0 + 1)  // keys j0 ..< j0+visible are <= qi
-                    if visible <= 0 {
-                        for cc in 0..<bk { row[cc] = 0 }
-                        continue
-                    }
-                    var mx = m[r]
-                    for cc in 0..<visible where row[cc] > mx { mx = row[cc] }
-                    let corr = m[r] == -T.infinity ? 0 : T.exp(m[r] - mx)
-                    let sum = expShiftedSum(row, visible, shift: mx)
-                    for cc in visible..<max(bk, visible) { row[cc] = 0 }
-                    l[r] = l[r] * corr + sum
-                    m[r] = mx
-                    let orow = o + qi * c
-                    for dd in 0..<d { orow[dd] *= corr }
-                }
-                gemmAccumulate(false, false, bq, d, bk, s, bk, v + j0 * ld, ld, o + i0 * c, c)
-                j0 += bk
-            }
+            let bq = min(bs, t - i0), keys = i0 + bq  // query i0 + r sees keys 0 ... i0 + r
+            gemmAccumulate(false, true, bq, keys, d, q + i0 * ld, ld, k, ld, s, keys, beta: 0, alpha: scale)
+            causalSoftmaxRows(s, rows: bq, cols: keys, first: i0 + 1, lse: lse + job * t + i0, inverseSums: inv)
+            gemmAccumulate(false, false, bq, d, keys, s, keys, v, ld, o + i0 * c, c, beta: 0)
             for r in 0..<bq {
-                let orow = o + (i0 + r) * c, inv = 1 / l[r]
-                for dd in 0..<d { orow[dd] *= inv }
-                lse[job * t + i0 + r] = m[r] + T.log(l[r])
+                let orow = o + (i0 + r) * c, f = inv[r]
+                for dd in 0..<d { orow[dd] *= f }
             }
             i0 += bq
         }
@@ -65,23 +44,15 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
     out.requiresGrad = true
     let saved = OwnedBuffer(lse)
     tape.record {
-        // A fresh gradient is zeroed by the jobs, each its own head's columns (in parallel, not in one pass here).
         let (dQall, fresh) = qkv.gradForWriting()
         let dOall = out.grad
         ParallelJobs.perform(b * heads) { job in
             let bi = job / heads, h = job % heads
             let q = Qall + bi * t * ld + h * d, k = q + c, v = q + 2 * c
             let dq = dQall + bi * t * ld + h * d, dk = dq + c, dv = dq + 2 * c
-            if fresh {
-                for i in 0..<t {
-                    (dq + i * ld).initialize(repeating: 0, count: d)
-                    (dk + i * ld).initialize(repeating: 0, count: d)
-                    (dv + i * ld).initialize(repeating: 0, count: d)
-                }
-            }
             let o = Oall + bi * t * c + h * d, dout = dOall + bi * t * c + h * d
             let L = saved.pointer + job * t
-            let p = UnsafeMutablePointer<T>.allocate(capacity: bs * bs), dp = UnsafeMutablePointer<T>.allocate(capacity: bs * bs)
+            let p = UnsafeMutablePointer<T>.allocate(capacity: bs * t), dp = UnsafeMutablePointer<T>.allocate(capacity: bs * t)
             let delta = UnsafeMutablePointer<T>.allocate(capacity: t)
             defer { p.deallocate(); dp.deallocate(); delta.deallocate() }
             for i in 0..<t {  // delta_i = dO_i . O_i
@@ -89,32 +60,63 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
                 for dd in 0..<d { acc += dout[i * c + dd] * o[i * c + dd] }
                 delta[i] = acc
             }
-            var i0 = 0
-            while i0 < t {
-                let bq = min(bs, t - i0)
-                var j0 = 0
-                while j0 <= i0 + bq - 1 {
-                    let bk = min(bs, t - j0)
-                    gemmAccumulate(false, true, bq, bk, d, q + i0 * ld, ld, k + j0 * ld, ld, p, bk, beta: 0, alpha: scale)
-                    gemmAccumulate(false, true, bq, bk, d, dout + i0 * c, c, v + j0 * ld, ld, dp, bk, beta: 0)
-                    for r in 0..<bq {
-                        let qi = i0 + r, prow = p + r * bk, dprow = dp + r * bk
-                        let li = L[qi], di = delta[qi]
-                        let visible = max(0, min(bk, qi - j0 + 1))
-                        _ = expShiftedSum(prow, visible, shift: li)  // P = exp(S - L); S <= L always
-                        for cc in 0..<visible { dprow[cc] = prow[cc] * (dprow[cc] - di) }  // dS
-                        for cc in visible..<max(bk, visible) { prow[cc] = 0; dprow[cc] = 0 }
-                    }
-                    gemmAccumulate(true, false, bk, d, bq, p, bk, dout + i0 * c, c, dv + j0 * ld, ld)
-                    gemmAccumulate(false, false, bq, d, bk, dp, bk, k + j0 * ld, ld, dq + i0 * ld, ld, alpha: scale)
-                    gemmAccumulate(true, false, bk, d, bq, dp, bk, q + i0 * ld, ld, dk + j0 * ld, ld, alpha: scale)
-                    j0 += bk
-                }
-                i0 += bq
+            // Query blocks from the last to the first: the last block's strip spans every key, so on a fresh gradient it
+            // writes dK and dV (beta 0) and the earlier strips add to them; each block writes its own rows of dQ once.
+            let blocks = (t + bs - 1) / bs
+            for block in stride(from: blocks - 1, through: 0, by: -1) {
+                let i0 = block * bs, bq = min(bs, t - i0), keys = i0 + bq
+                let keyBeta: T = fresh && block == blocks - 1 ? 0 : 1, queryBeta: T = fresh ? 0 : 1
+                gemmAccumulate(false, true, bq, keys, d, q + i0 * ld, ld, k, ld, p, keys, beta: 0, alpha: scale)
+                gemmAccumulate(false, true, bq, keys, d, dout + i0 * c, c, v, ld, dp, keys, beta: 0)
+                causalSoftmaxBackwardRows(p, dp, rows: bq, cols: keys, first: i0 + 1, lse: L + i0, delta: delta + i0)
+                gemmAccumulate(true, false, keys, d, bq, p, keys, dout + i0 * c, c, dv, ld, beta: keyBeta)
+                gemmAccumulate(false, false, bq, d, keys, dp, keys, k, ld, dq + i0 * ld, ld, beta: queryBeta, alpha: scale)
+                gemmAccumulate(true, false, keys, d, bq, dp, keys, q + i0 * ld, ld, dk, ld, beta: keyBeta, alpha: scale)
             }
         }
     }
     return out
+}
+
+/// Softmax of a causal strip s [rows x cols] in place: row r sees its first min(cols, first + r) scores and the rest
+/// are set to 0; lse[r] = log(sum exp) of the row, inverseSums[r] = 1 / sum. The exponentials are left unnormalised.
+@inline(__always)
+func causalSoftmaxRows<T: Real>(_ s: UnsafeMutablePointer<T>, rows: Int, cols: Int, first: Int, lse: UnsafeMutablePointer<T>,
+                                inverseSums: UnsafeMutablePointer<T>) {
+    if T.self == Float.self {
+        rb_causal_softmax_rows_f32(f32(s), rows, cols, first, f32(lse), f32(inverseSums))
+        return
+    }
+    for r in 0..<rows {
+        let row = s + r * cols, visible = min(cols, first + r)
+        var mx = -T.infinity
+        for j in 0..<visible where row[j] > mx { mx = row[j] }
+        var sum: T = 0
+        for j in 0..<visible { let e = T.exp(row[j] - mx); row[j] = e; sum += e }
+        for j in visible..<cols { row[j] = 0 }
+        lse[r] = mx + T.log(sum)
+        inverseSums[r] = 1 / sum
+    }
+}
+
+/// The backward of a causal strip, in place: s holds the recomputed scores and dp the output gradient's products
+/// dO V^T; on return s holds P = exp(s - lse) and dp holds dS = P (dp - delta), both 0 past each row's visible keys.
+@inline(__always)
+func causalSoftmaxBackwardRows<T: Real>(_ s: UnsafeMutablePointer<T>, _ dp: UnsafeMutablePointer<T>, rows: Int, cols: Int, first: Int,
+                                        lse: UnsafePointer<T>, delta: UnsafePointer<T>) {
+    if T.self == Float.self {
+        rb_causal_softmax_backward_rows_f32(f32(s), f32(dp), rows, cols, first, f32(lse), f32(delta))
+        return
+    }
+    for r in 0..<rows {
+        let prow = s + r * cols, dprow = dp + r * cols, visible = min(cols, first + r), l = lse[r], di = delta[r]
+        for j in 0..<visible {
+            let e = T.exp(prow[j] - l)
+            prow[j] = e
+            dprow[j] = e * (dprow[j] - di)
+        }
+        for j in visible..<cols { prow[j] = 0; dprow[j] = 0 }
+    }
 }
 
 /// The same attention composed from plain ops (materialising every T x T score matrix): the naive twin.
@@ -131,3 +133,4 @@ public func causalSelfAttentionNaive<T: Real>(_ qkv: Tensor<T>, heads: Int) -> T
     let o = batchedMatmul(probs, v)  // [B*H, T, D]
     return reshape(permute(reshape(o, [b, heads, t, d]), [0, 2, 1, 3]), [b, t, c])
 }
+

@@ -93,14 +93,15 @@ public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>
 /// The same memory as Float, for the vectorised C kernels (callers check T == Float first).
 @inline(__always)
 func f32<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+@inline(__always)
+func f32<T>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
 
 /// p[i] = exp(p[i] - shift) for i < n, returning the sum: the vectorised kernel for Float, libm otherwise.
 /// Every p[i] must be <= shift (shift is the row maximum).
 @inline(__always)
 func expShiftedSum<T: Real>(_ p: UnsafeMutablePointer<T>, _ n: Int, shift: T) -> T {
     if T.self == Float.self {
-        let f = UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
-        return T(rb_exp_shifted_sum_f32(f, n, Float(shift)))
+        return T(rb_exp_shifted_sum_f32(f32(p), n, Float(shift)))
     }
     var s: T = 0
     for i in 0..<n { let e = T.exp(p[i] - shift); p[i] = e; s += e }
