@@ -42,7 +42,7 @@ let package = Package(
         // Tensors, the tape, ops with their backward kernels, BLAS, RNG, threads.
         .target(name: "Engine", dependencies: ["CRuntime"], swiftSettings: optimised),
         // Layers, attention kinds, models, optimizers and schedules.
-        .target(name: "NN", dependencies: ["Engine"], swiftSettings: optimised),
+        .target(name: "NN", dependencies: ["Engine", "CRuntime"], swiftSettings: optimised),
         // HDF5 store, run directories, the one trainer, checkpoints, provenance, gnuplot, the paper protocol.
         .target(
             name: "Runs",

@@ -8,8 +8,8 @@
 #define MULTIVERSION
 #endif
 
-// exp(x) for x <= 0 (all our callers pass -2|u|): 2^n * p(r), r = x - n ln2, |r| <= ln2/2; Cephes' polynomial.
-static inline float exp_nonpositive(float x) {
+// exp(x) for x <= 88 (below -87 it is clamped): 2^n * p(r), r = x - n ln2, |r| <= ln2/2; Cephes' polynomial.
+static inline float exp_below88(float x) {
     if (x < -87.0f) x = -87.0f;
     float n = __builtin_roundf(x * 1.44269504088896341f);
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
@@ -30,7 +30,7 @@ static inline float exp_nonpositive(float x) {
 // quotient would lose relative precision.
 static inline float tanh_approx(float u) {
     float a = __builtin_fabsf(u);
-    float e = exp_nonpositive(-2.0f * a);
+    float e = exp_below88(-2.0f * a);
     float t = (1.0f - e) / (1.0f + e);
     float u2 = u * u;
     float series = a * (1.0f + u2 * (-0.333333333f + u2 * (0.133333333f + u2 * -0.0539682540f)));
@@ -46,12 +46,17 @@ void rb_tanh_f32(const float *x, float *y, long n) {
 #define GELU_C 0.7978845608028654f
 #define GELU_K 0.044715f
 
+// exp(x) for any x, clamped to [-87, 88] (the float range): the same reduction and polynomial as above.
+static inline float exp_clamped(float x) { return exp_below88(x > 88.0f ? 88.0f : x); }
+
+// GELU through the logistic function: 0.5 v (1 + tanh(u)) = v s with s = 1 / (1 + exp(-2u)), and
+// gelu'(v) = s + 2 v s (1 - s) u'(v) with 1 - s = exp(-2u) s: one exponential and one division per value.
 MULTIVERSION
 void rb_gelu_f32(const float *x, float *y, long n) {
     for (long i = 0; i < n; i++) {
         float v = x[i];
-        float t = tanh_approx(GELU_C * (v + GELU_K * v * v * v));
-        y[i] = 0.5f * v * (1.0f + t);
+        float e = exp_clamped(-2.0f * GELU_C * (v + GELU_K * v * v * v));
+        y[i] = v / (1.0f + e);
     }
 }
 
@@ -59,8 +64,9 @@ MULTIVERSION
 void rb_gelu_backward_f32(const float *x, const float *dy, float *dx, long n, int assign) {
     for (long i = 0; i < n; i++) {
         float v = x[i], v2 = v * v;
-        float t = tanh_approx(GELU_C * (v + GELU_K * v2 * v));
-        float d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * GELU_C * (1.0f + 3.0f * GELU_K * v2);
+        float e = exp_clamped(-2.0f * GELU_C * (v + GELU_K * v2 * v));
+        float s = 1.0f / (1.0f + e);
+        float d = s + 2.0f * v * s * s * e * GELU_C * (1.0f + 3.0f * GELU_K * v2);
         dx[i] = (assign ? 0.0f : dx[i]) + dy[i] * d;
     }
 }
@@ -79,7 +85,7 @@ static inline __attribute__((always_inline)) float lane_sum(const float *x, long
 
 MULTIVERSION
 float rb_exp_shifted_sum_f32(float *x, long n, float shift) {
-    for (long i = 0; i < n; i++) x[i] = exp_nonpositive(x[i] - shift);
+    for (long i = 0; i < n; i++) x[i] = exp_below88(x[i] - shift);
     return lane_sum(x, n);
 }
 
@@ -169,7 +175,7 @@ void rb_causal_softmax_rows_f32(float *s, long rows, long cols, long first, floa
         float *row = s + r * cols;
         long visible = first + r < cols ? first + r : cols;
         float mx = lane_max(row, visible);
-        for (long i = 0; i < visible; i++) row[i] = exp_nonpositive(row[i] - mx);
+        for (long i = 0; i < visible; i++) row[i] = exp_below88(row[i] - mx);
         float sum = lane_sum(row, visible);
         for (long i = visible; i < cols; i++) row[i] = 0.0f;
         lse[r] = mx + __builtin_logf(sum);
@@ -185,10 +191,47 @@ void rb_causal_softmax_backward_rows_f32(float *s, float *dp, long rows, long co
         long visible = first + r < cols ? first + r : cols;
         float l = lse[r], di = delta[r];
         for (long i = 0; i < visible; i++) {
-            float e = exp_nonpositive(prow[i] - l);
+            float e = exp_below88(prow[i] - l);
             prow[i] = e;
             dprow[i] = e * (dprow[i] - di);
         }
         for (long i = visible; i < cols; i++) { prow[i] = 0.0f; dprow[i] = 0.0f; }
+    }
+}
+
+MULTIVERSION
+void rb_adam_f32(float *p, const float *g, float *m, float *v, long n, float beta1, float beta2, float step_size,
+                 float bc2_root, float eps, float weight_decay, float shrink, int decoupled) {
+#pragma clang fp contract(off)
+    float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
+    if (decoupled) {
+        for (long i = 0; i < n; i++) {
+            float grad = g[i];
+            p[i] *= shrink;
+            m[i] = beta1 * m[i] + a1 * grad;
+            v[i] = beta2 * v[i] + a2 * grad * grad;
+            p[i] -= step_size * m[i] / (__builtin_sqrtf(v[i]) / bc2_root + eps);
+        }
+    } else {
+        for (long i = 0; i < n; i++) {
+            float grad = g[i] + weight_decay * p[i];
+            m[i] = beta1 * m[i] + a1 * grad;
+            v[i] = beta2 * v[i] + a2 * grad * grad;
+            p[i] -= step_size * m[i] / (__builtin_sqrtf(v[i]) / bc2_root + eps);
+        }
+    }
+}
+
+MULTIVERSION
+void rb_column_sums_f32(const float *m, long rows, long cols, long lo, long hi, float *into) {
+    float acc[256];
+    for (long c0 = lo; c0 < hi; c0 += 256) {
+        long w = hi - c0 < 256 ? hi - c0 : 256;
+        for (long j = 0; j < w; j++) acc[j] = 0.0f;
+        for (long r = 0; r < rows; r++) {
+            const float *row = m + r * cols + c0;
+            for (long j = 0; j < w; j++) acc[j] += row[j];
+        }
+        for (long j = 0; j < w; j++) into[c0 + j] += acc[j];
     }
 }

@@ -1,11 +1,11 @@
 #pragma once
-// Vectorised single-precision kernels for the pointwise functions that dominate a transformer step outside
-// BLAS (GELU's tanh). Branch-free loops the compiler vectorises; built for AVX-512, AVX2 and the baseline and
+// Vectorised single-precision kernels for the passes over activations that dominate a transformer step outside
+// BLAS (GELU, layer norm, attention's softmax strips, bias gradients, Adam). Branch-free loops the compiler vectorises; built for AVX-512, AVX2 and the baseline and
 // picked at load time. Accuracy: tanh within 1e-6 absolute of libm's tanhf (tested against it).
 
 // y[i] = tanh(x[i])
 void rb_tanh_f32(const float *x, float *y, long n);
-// y[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+// y[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), computed as x / (1 + exp(-2 sqrt(2/pi) (x + 0.044715 x^3)))
 void rb_gelu_f32(const float *x, float *y, long n);
 // dx[i] += dy[i] * gelu'(x[i]); with `assign`, dx[i] = dy[i] * gelu'(x[i]) (dx's old contents are not read)
 void rb_gelu_backward_f32(const float *x, const float *dy, float *dx, long n, int assign);
@@ -29,3 +29,10 @@ void rb_causal_softmax_rows_f32(float *s, long rows, long cols, long first, floa
 // past each row's visible entries (as above).
 void rb_causal_softmax_backward_rows_f32(float *s, float *dp, long rows, long cols, long first, const float *lse,
                                          const float *delta);
+// One Adam(W) update of n parameters, operation for operation as NN's adamUpdate (no contracted multiply-adds):
+// decoupled: p *= shrink, else grad += weight_decay p; m = beta1 m + (1 - beta1) grad; v = beta2 v + (1 - beta2) grad^2;
+// p -= step_size m / (sqrt(v) / bc2_root + eps).
+void rb_adam_f32(float *p, const float *g, float *m, float *v, long n, float beta1, float beta2, float step_size,
+                 float bc2_root, float eps, float weight_decay, float shrink, int decoupled);
+// into[c] += sum over the rows of m [rows x cols] of m[r, c], for columns lo..<hi, each column summed from 0 in row order.
+void rb_column_sums_f32(const float *m, long rows, long cols, long lo, long hi, float *into);

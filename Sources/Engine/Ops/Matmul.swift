@@ -1,5 +1,7 @@
 // Matrix products through BLAS gemm, with their backward kernels.
 
+import CRuntime
+
 /// C = op(A) op(B). A is [M, K] ([K, M] when transA), B is [K, N] ([N, K] when transB); C is [M, N].
 @_specialize(where T == Float)
 @_specialize(where T == Double)
@@ -165,6 +167,10 @@ public func linear<T: Real>(_ x: Tensor<T>, weight: Tensor<T>, bias: Tensor<T>?)
 /// into[c] += sum over rows of m[r, c], each column summed in row order (independent of the thread count).
 func columnSumAccumulate<T: Real>(_ m: UnsafePointer<T>, rows: Int, cols: Int, into: UnsafeMutablePointer<T>) {
     parallelFor(cols, grain: 64) { range in
+        if T.self == Float.self {
+            rb_column_sums_f32(f32(m), rows, cols, range.lowerBound, range.upperBound, f32(into))
+            return
+        }
         let w = range.count
         let acc = UnsafeMutablePointer<T>.allocate(capacity: w)
         defer { acc.deallocate() }

@@ -91,10 +91,10 @@ public func layerNorm<T: Real>(_ x: Tensor<T>, gamma: Tensor<T>, beta: Tensor<T>
 }
 
 /// The same memory as Float, for the vectorised C kernels (callers check T == Float first).
-@inline(__always)
-func f32<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
-@inline(__always)
-func f32<T>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+@inlinable
+public func f32<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+@inlinable
+public func f32<T>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
 
 /// p[i] = exp(p[i] - shift) for i < n, returning the sum: the vectorised kernel for Float, libm otherwise.
 /// Every p[i] must be <= shift (shift is the row maximum).

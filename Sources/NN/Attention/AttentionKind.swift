@@ -4,8 +4,8 @@ import Engine
 /// Which attention a transformer's blocks use: part of the model's configuration (stored in every run file),
 /// so a checkpoint rebuilds exactly the model it was trained with. Each case makes its `AttentionKernel`.
 public enum AttentionKind: Codable, Equatable, Sendable {
-    /// Scaled dot-product softmax attention, computed blockwise in query/key tiles of `block` positions
-    /// (`causalSelfAttention`); the tile size changes the summation order, not the function.
+    /// Scaled dot-product softmax attention, computed in strips of `block` queries against every key they see
+    /// (`causalSelfAttention`); the block size changes the summation order, not the function.
     case softmax(block: Int)
     /// Decayed fast weights (Ba et al. 2016 as linear attention): per head S = lambda S + eta k v^T, read S^T q;
     /// no feature map, no normaliser (`DecayedFastWeightAttention`).

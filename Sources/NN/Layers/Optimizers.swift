@@ -1,3 +1,4 @@
+import CRuntime
 import Engine
 import Foundation
 
@@ -214,6 +215,12 @@ func adamUpdate<T: Real>(
     let stepSize = T(lr / biasCorrection1), bc2Root = T(biasCorrection2.squareRoot())
     let wd = T(weightDecay), shrink = T(1 - lr * weightDecay)
     parallelFor(count, grain: 1 << 14) { range in
+        if T.self == Float.self {  // the same operations, vectorised
+            let o = range.lowerBound
+            rb_adam_f32(f32(p + o), f32(g + o), f32(m + o), f32(v + o), range.count, Float(b1), Float(b2), Float(stepSize),
+                        Float(bc2Root), Float(e), Float(wd), Float(shrink), decoupled ? 1 : 0)
+            return
+        }
         for i in range {
             var grad = g[i]
             if decoupled { p[i] *= shrink } else { grad += wd * p[i] }
