@@ -56,6 +56,15 @@ final class FusedKernelTests: XCTestCase {
                     naive: { causalSelfAttentionNaive($0[0], heads: 2) + causalSelfAttentionNaive($0[0], heads: 4) })
     }
 
+    func testLinearWithResidualMatchesLinearPlusResidual() {
+        // In Float at a realistic size; the residual also feeds a later op, so its gradient has two writers.
+        let x = floatTensor([4, 33, 64], seed: 21), w = floatTensor([96, 64], seed: 22, scale: 0.2)
+        let b = floatTensor([96], seed: 23), r = floatTensor([4, 33, 96], seed: 24)
+        assertTwins([x, w, b, r], tolerance: 1e-5,
+                    fused: { linear($0[0], weight: $0[1], bias: $0[2], residual: $0[3]) * $0[3] },
+                    naive: { ($0[3] + linear($0[0], weight: $0[1], bias: $0[2])) * $0[3] })
+    }
+
     func testAttentionIsCausal() {
         // Changing the last position's inputs must not change any earlier output.
         let qkv = floatTensor([1, 9, 3 * 8], seed: 4)

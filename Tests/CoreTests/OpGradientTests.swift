@@ -28,6 +28,15 @@ final class OpGradientTests: XCTestCase {
         gradCheck([x, w]) { linear($0[0], weight: $0[1], bias: nil) }
     }
 
+    func testLinearWithAResidual() {
+        let x = randomTensor([2, 3, 5], seed: 8), w = randomTensor([4, 5], seed: 9), b = randomTensor([4], seed: 10)
+        let r = randomTensor([2, 3, 4], seed: 11)
+        gradCheck([x, w, b, r]) { linear($0[0], weight: $0[1], bias: $0[2], residual: $0[3]) }
+        gradCheck([x, w, r]) { linear($0[0], weight: $0[1], bias: nil, residual: $0[2]) }
+        // The residual's gradient already written by another use: the fused op adds to it.
+        gradCheck([x, w, b, r]) { linear($0[0], weight: $0[1], bias: $0[2], residual: $0[3]) * $0[3] }
+    }
+
     func testBinaryOpsWithBroadcasting() {
         let shapes: [([Int], [Int])] = [([2, 3, 4], [2, 3, 4]), ([2, 3, 4], [3, 1]), ([2, 3, 4], [4]), ([3, 1], [1, 5]), ([], [2, 2]), ([1, 3, 1], [2, 1, 4])]
         for (sa, sb) in shapes {

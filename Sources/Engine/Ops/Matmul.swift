@@ -133,22 +133,35 @@ public func batchedMatmul<T: Real>(_ a: Tensor<T>, _ b: Tensor<T>, transA: Bool 
 }
 
 /// y = x W^T + b: x [..., In], weight [Out, In], bias [Out] -> [..., Out]. (PyTorch's nn.Linear layout.)
+/// With a `residual` of y's shape, y = residual + x W^T + b in one pass: the product adds onto residual + b, so a
+/// residual connection costs neither its own pass over the activations nor a copy of its gradient.
 @_specialize(where T == Float)
 @_specialize(where T == Double)
-public func linear<T: Real>(_ x: Tensor<T>, weight: Tensor<T>, bias: Tensor<T>?) -> Tensor<T> {
+public func linear<T: Real>(_ x: Tensor<T>, weight: Tensor<T>, bias: Tensor<T>?, residual: Tensor<T>? = nil) -> Tensor<T> {
     let inF = weight.shape[1], outF = weight.shape[0]
     precondition(x.shape.last == inF, "linear: input \(x.shape) does not end in \(inF)")
     let rows = x.count / max(inF, 1)
     let y = Tensor<T>(shape: Array(x.shape.dropLast()) + [outF], uninitialized: true)
-    if let b = bias {
-        precondition(b.shape == [outF], "linear: bias \(b.shape) should be [\(outF)]")
-        let Y = y.data, B = b.data
+    if let b = bias { precondition(b.shape == [outF], "linear: bias \(b.shape) should be [\(outF)]") }
+    if let r = residual { precondition(r.shape == y.shape, "linear: residual \(r.shape) should be \(y.shape)") }
+    if bias != nil || residual != nil {  // the rows the product adds onto
+        let Y = y.data, B = bias?.data, R = residual?.data
         parallelFor(rows, grain: max(1, (1 << 14) / max(outF, 1))) { r in
-            for row in r { (Y + row * outF).update(from: B, count: outF) }
+            for row in r {
+                let out = Y + row * outF
+                if let R, let B {
+                    let res = R + row * outF
+                    for j in 0..<outF { out[j] = res[j] + B[j] }
+                } else if let R {
+                    out.update(from: R + row * outF, count: outF)
+                } else if let B {
+                    out.update(from: B, count: outF)
+                }
+            }
         }
     }
-    gemmAccumulate(false, true, rows, outF, inF, x.data, inF, weight.data, inF, y.data, outF, beta: bias == nil ? 0 : 1)
-    let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+    gemmAccumulate(false, true, rows, outF, inF, x.data, inF, weight.data, inF, y.data, outF, beta: bias == nil && residual == nil ? 0 : 1)
+    let inputs = [x, weight] + [bias, residual].compactMap { $0 }
     if let tape = recordingTape(inputs) {
         y.requiresGrad = true
         tape.record {
@@ -159,6 +172,16 @@ public func linear<T: Real>(_ x: Tensor<T>, weight: Tensor<T>, bias: Tensor<T>?)
             }
             if weight.requiresGrad { gemmAccumulate(true, false, outF, inF, rows, dy, outF, x.data, inF, weight.grad, inF) }
             if let b = bias, b.requiresGrad { columnSumAccumulate(dy, rows: rows, cols: outF, into: b.grad) }
+            if let r = residual, r.requiresGrad {
+                let (dr, assign) = r.gradForWriting()
+                parallelFor(rows * outF, grain: 1 << 14) { range in
+                    if assign {
+                        (dr + range.lowerBound).update(from: dy + range.lowerBound, count: range.count)
+                    } else {
+                        for i in range { dr[i] += dy[i] }
+                    }
+                }
+            }
         }
     }
     return y

@@ -12,6 +12,8 @@ public struct Linear<T: Real> {
     }
 
     public func callAsFunction(_ x: Tensor<T>) -> Tensor<T> { linear(x, weight: weight, bias: bias) }
+    /// residual + this layer of x, fused (see `linear`).
+    public func callAsFunction(_ x: Tensor<T>, residual: Tensor<T>) -> Tensor<T> { linear(x, weight: weight, bias: bias, residual: residual) }
 }
 
 /// A lookup table [count, dim] (`<name>.weight`).

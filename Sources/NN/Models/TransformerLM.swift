@@ -88,9 +88,10 @@ public struct TransformerBlock<T: Real> {
     /// With a `state` (a KV cache or a linear state), x's positions follow the ones the state has seen.
     public func callAsFunction(_ x: Tensor<T>, dropout p: Double, rng: inout Philox, state: inout AttentionState<T>?) -> Tensor<T> {
         let a = attention.attend(qkv(ln1(x)), heads: heads, headParameters: attentionParameters, state: &state)
-        var h = x + maybeDropout(proj(a), p, &rng)
-        h = h + maybeDropout(fcProj(gelu(fc(ln2(h)))), p, &rng)
-        return h
+        // Without dropout the residual additions are fused into the output projections.
+        let h = p > 0 ? x + dropout(proj(a), p: p, rng: &rng) : proj(a, residual: x)
+        let f = gelu(fc(ln2(h)))
+        return p > 0 ? h + dropout(fcProj(f), p: p, rng: &rng) : fcProj(f, residual: h)
     }
 }
 
