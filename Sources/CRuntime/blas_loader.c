@@ -103,8 +103,10 @@ rb_blas_lib *rb_blas_open(const char *path, char *err, size_t errlen) {
         return NULL;
     }
     rb_blas_lib *lib = malloc(sizeof(rb_blas_lib));
+    if (!lib) snprintf(err, errlen, "out of memory opening %s", path);
     if (!lib || describe(h, path, lib, err, errlen) != 0) {
         free(lib);
+        dlclose(h);
         return NULL;
     }
     return lib;

@@ -14,6 +14,12 @@ struct Bench: ParsableCommand {
         subcommands: [BenchEngine.self, BenchBLAS.self, BenchLinearAttention.self, BenchGrowth.self, BenchMPI.self, BenchStepMemory.self])
 }
 
+/// The median of a benchmark's repeated measurements (the mean of the middle two for an even count).
+func median(_ v: [Double]) -> Double {
+    let s = v.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
 struct BenchEngine: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
@@ -79,7 +85,6 @@ struct BenchEngine: ParsableCommand {
         func rate(_ tps: Double) -> String {
             String(format: "model %.1f GFLOP/s = %.0f%% of sgemm", flopsPerToken * tps / 1e9, 100 * flopsPerToken * tps / 1e9 / gflops)
         }
-        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
 
         var ours: [Double] = [], eager: [Double] = []
         var peerAvailable = !noPeer

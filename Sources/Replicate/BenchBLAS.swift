@@ -84,7 +84,7 @@ struct BenchBLAS: ParsableCommand {
                 totals[l].append(total)
             }
         }
-        let medians = totals.map { $0.sorted()[$0.count / 2] }
+        let medians = totals.map(median)
         let reference = libraries.firstIndex { $0.vendor == "OpenBLAS" } ?? 0
         print("\nproducts of one step, median of \(rounds) interleaved rounds:")
         print("| library | kernels | seconds | GFLOP/s | speed vs \(libraries[reference].vendor) |")

@@ -133,4 +133,3 @@ public func causalSelfAttentionNaive<T: Real>(_ qkv: Tensor<T>, heads: Int) -> T
     let o = batchedMatmul(probs, v)  // [B*H, T, D]
     return reshape(permute(reshape(o, [b, heads, t, d]), [0, 2, 1, 3]), [b, t, c])
 }
-

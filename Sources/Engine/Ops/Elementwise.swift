@@ -300,17 +300,17 @@ public func activation<T: Real>(_ x: Tensor<T>, _ f: Activation) -> Tensor<T> {
 
 /// GELU and tanh in Float through the vectorised C kernels, forward and backward.
 private func activationFloatFast<T: Real>(_ x: Tensor<T>, _ y: Tensor<T>, _ f: Activation) -> Tensor<T> {
-    let X = UnsafeMutableRawPointer(x.data).assumingMemoryBound(to: Float.self)
-    let Y = UnsafeMutableRawPointer(y.data).assumingMemoryBound(to: Float.self)
+    let X = f32(x.data)
+    let Y = f32(y.data)
     parallelFor(x.count, grain: 1 << 13) { r in
         if f == .gelu { rb_gelu_f32(X + r.lowerBound, Y + r.lowerBound, r.count) } else { rb_tanh_f32(X + r.lowerBound, Y + r.lowerBound, r.count) }
     }
     if let tape = recordingTape(x) {
         y.requiresGrad = true
         tape.record {
-            let G = UnsafeMutableRawPointer(y.grad).assumingMemoryBound(to: Float.self)
+            let G = f32(y.grad)
             let (dx, assign) = x.gradForWriting()
-            let D = UnsafeMutableRawPointer(dx).assumingMemoryBound(to: Float.self)
+            let D = f32(dx)
             parallelFor(x.count, grain: 1 << 13) { r in
                 if f == .gelu {
                     rb_gelu_backward_f32(X + r.lowerBound, G + r.lowerBound, D + r.lowerBound, r.count, assign ? 1 : 0)

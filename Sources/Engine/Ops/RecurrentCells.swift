@@ -85,7 +85,7 @@ private func activateGates<T: Real>(_ g: UnsafeMutablePointer<T>, _ out: UnsafeM
 @inline(__always)
 func tanhArray<T: Real>(_ x: UnsafeMutablePointer<T>, _ y: UnsafeMutablePointer<T>, _ count: Int) {
     if T.self == Float.self {
-        rb_tanh_f32(UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), count)
+        rb_tanh_f32(f32(x), f32(y), count)
     } else {
         for i in 0..<count { y[i] = T.tanh(x[i]) }
     }
