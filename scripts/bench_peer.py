@@ -14,6 +14,9 @@ time: softmax over a preallocated KV cache, a linear kind its recurrent state.
                  at least 2 steps; adds "compiled", "compile_s"; exits non-zero with one stderr line if compiling
                  fails). --profile: 3 more steps under torch.profiler, top ops by self CPU time and the share of
                  matrix products to stderr (the JSON stays the last stdout line).
+                 --serve: the model stays alive after the warm-up and times slices of steps on request (stdin
+                 "steps N" -> one JSON line of seconds; "quit" -> the result line), so that the bench can interleave
+                 them with its own steps.
   --mode decode  one JSON line: median milliseconds per token of one block at each of --decode-contexts
   --mode check   chunked against token-by-token recurrence in float64 for every kind (the twin's own test)
 
@@ -279,7 +282,7 @@ def profile(step, steps=3, rows=20):
 
 
 def train(a):
-    model = LM(a)
+    model = a.model = LM(a)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randint(0, a.vocab, (a.batch, a.context))
     y = torch.randint(0, a.vocab, (a.batch, a.context))
@@ -310,6 +313,8 @@ def train(a):
         print(f"bench_peer: torch.compile failed: {type(e).__name__}: {msg}", file=sys.stderr)
         sys.exit(3)
     warm_s = time.perf_counter() - t0
+    if a.serve:
+        return serve(a, step, before)
     graphs = compiled_graphs()
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(a.steps):
@@ -330,6 +335,34 @@ def train(a):
     if a.profile:
         profile(step)
     return result
+
+
+def serve(a, step, before):
+    """--serve: after the warm-up, one JSON line {"ready": true}; then for each line "steps N" on stdin, N timed steps
+    and one JSON line {"seconds": wall, "cpu": process CPU seconds}; "quit" (or end of input) ends it, and the usual
+    result line follows, its tokens/s over every timed step. The bench interleaves these slices with its own steps."""
+    print(json.dumps({"ready": True}), flush=True)
+    total_steps, total_s = 0, 0.0
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd:
+            continue
+        if cmd[0] == "quit":
+            break
+        if cmd[0] != "steps" or len(cmd) != 2 or not cmd[1].isdigit() or int(cmd[1]) < 1:
+            print(f"bench_peer: --serve expects 'steps N' (N >= 1) or 'quit', got {line.strip()!r}", file=sys.stderr)
+            sys.exit(2)
+        n = int(cmd[1])
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            step()
+        dt = time.perf_counter() - t0
+        total_steps, total_s = total_steps + n, total_s + dt
+        print(json.dumps({"seconds": dt, "cpu": time.process_time() - c0}), flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"tokens_per_s": total_steps * a.batch * a.context / total_s if total_s > 0 else 0.0, "steps": total_steps,
+            "step_mb": max(0, peak - before) / 1048576, "peak_mb": peak / 1048576,
+            "params": sum(p.numel() for p in a.model.parameters())}
 
 
 def compiled_graphs():
@@ -396,6 +429,8 @@ def main():
         p.add_argument("--" + name.replace("_", "-"), type=int, default=default)
     p.add_argument("--key-dim", type=int, default=None)
     p.add_argument("--compile", action="store_true", help="train: torch.compile the model and loss (inductor)")
+    p.add_argument("--serve", action="store_true",
+                   help="train: after the warm-up, time 'steps N' slices read from stdin (one JSON line each) until 'quit'")
     p.add_argument("--profile", action="store_true", help="train: 3 more steps under torch.profiler, table to stderr")
     p.add_argument("--decode-contexts", type=lambda s: [int(c) for c in s.split(",")], default=[1024, 8192, 65536])
     a = p.parse_args()

@@ -23,7 +23,7 @@ func median(_ v: [Double]) -> Double {
 struct BenchEngine: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
-        abstract: "Train one LM shape with our engine and with PyTorch (same model, Adam, threads) in interleaved rounds; print tokens/s, "
+        abstract: "Train one LM shape with our engine and with PyTorch (same model, Adam, threads), both kept alive and timed in interleaved rounds; print tokens/s, "
             + "the ratio against PyTorch eager and torch.compile, model FLOP rate against the sgemm rate, thread scaling and peak memory per step.")
 
     @Option(help: "Model shape: \(BenchShape.names) (the options below override its parts).") var shape = "cpu"
@@ -34,9 +34,9 @@ struct BenchEngine: ParsableCommand {
     @Option(help: "Context length.") var context: Int?
     @Option(help: "Batch size (sequences).") var batch: Int?
     @Option(help: "Vocabulary size.") var vocab = 256
-    @Option(help: "Timed steps per round.") var steps = 10
-    @Option(help: "Untimed warm-up steps per round.") var warmup = 2
-    @Option(help: "Interleaved rounds of both engines (medians are compared).") var rounds = 3
+    @Option(help: "Timed steps of each engine per round.") var steps = 3
+    @Option(help: "Untimed warm-up steps of each engine before the first round.") var warmup = 2
+    @Option(help: "Interleaved rounds of both engines (the median of the rounds' ratios is the headline).") var rounds = 7
     @Option(help: "Threads for both engines.") var threads = 2
     @Option(help: "Python with PyTorch 2.x for the peer (default: $REPLICATE_TORCH_PYTHON, else python3).")
     var python: String?
@@ -78,7 +78,7 @@ struct BenchEngine: ParsableCommand {
         let config = s.config(vocab: vocab)
         print("machine: \(Machine.cpuModel), \(Machine.coreCount) cores; threads \(threads)")
         print("BLAS: \(BLAS.summary)")
-        print("shape \(shape): \(s.description), vocabulary \(vocab); \(steps) timed steps after \(warmup) warm-up, \(rounds) interleaved rounds")
+        print("shape \(shape): \(s.description), vocabulary \(vocab); \(rounds) interleaved rounds of \(steps) timed steps per engine after \(warmup) warm-up")
         let gflops = EngineBenchmark.sgemmGFLOPs()
         print(String(format: "sgemm 1024^3 (%@, %d threads): %.1f GFLOP/s", BLAS.vendor, threads, gflops))
         let flopsPerToken = 3 * config.forwardFLOPsPerToken
@@ -86,36 +86,50 @@ struct BenchEngine: ParsableCommand {
             String(format: "model %.1f GFLOP/s = %.0f%% of sgemm", flopsPerToken * tps / 1e9, 100 * flopsPerToken * tps / 1e9 / gflops)
         }
 
+        // Both engines stay alive and take turns: each round times `steps` steps of each, back to back (the first
+        // engine alternates between rounds), so a round's two measurements are seconds apart and the host's drift
+        // hits both alike.
+        let session = EngineBenchmark.TrainingSession(config, batch: s.batch)
+        session.run(warmup)
+        let parameters = session.parameters
+        var peer: PeerSession? = noPeer ? nil : PeerSession(python: python, peerArguments(s, threads: threads))
+        if !noPeer && peer == nil { print(peerMissing) }
+        let tokens = Double(steps * session.tokensPerStep)
         var ours: [Double] = [], eager: [Double] = []
-        var peerAvailable = !noPeer
-        var torchVersion = "?"
-        var parameters = 0
         for r in 1...rounds {
-            let o = EngineBenchmark.train(config, batch: s.batch, steps: steps, warmup: warmup)
-            parameters = o.parameters
-            ours.append(o.tokensPerSecond)
-            var line = String(format: "round %d: replicate %.0f tokens/s", r, o.tokensPerSecond)
-            if peerAvailable {
-                if let p = runPeer(s, threads: threads) {
-                    let tps = p["tokens_per_s"] as? Double ?? .nan
-                    torchVersion = p["torch"] as? String ?? torchVersion
-                    eager.append(tps)
-                    line += String(format: ", pytorch eager %.0f tokens/s, ratio %.2f", tps, o.tokensPerSecond / tps)
-                } else {
-                    peerAvailable = false
-                    print(peerMissing)
+            var o = 0.0, e: Double?
+            for ourTurn in (r % 2 == 1 ? [true, false] : [false, true]) {
+                usleep(50_000)  // the other engine's threads settle (a finished OpenMP region spins for a while)
+                if ourTurn {
+                    o = tokens / session.timed(steps)
+                } else if let p = peer {
+                    if let seconds = p.timedSteps(steps) {
+                        e = tokens / seconds
+                    } else {
+                        print("pytorch: the peer stopped: \(p.lastError ?? "no message")")
+                        peer = nil
+                    }
                 }
+            }
+            ours.append(o)
+            var line = String(format: "round %d: replicate %.0f tokens/s", r, o)
+            if let e {
+                eager.append(e)
+                line += String(format: ", pytorch eager %.0f tokens/s, ratio %.2f", e, o / e)
             }
             print(line)
         }
+        let peerResult = peer?.finish()
+        let peerAvailable = peerResult != nil && eager.count == rounds
+        let torchVersion = peerResult?["torch"] as? String ?? "?"
         let mOurs = median(ours)
         print(String(format: "replicate: %d params, %.0f tokens/s (%.3f s/step), %@", parameters, mOurs,
                      Double(s.batch * s.context) / mOurs, rate(mOurs)))
         if peerAvailable, !eager.isEmpty {
             let mEager = median(eager)
             print(String(format: "pytorch %@ eager: %.0f tokens/s (%.3f s/step), %@", torchVersion, mEager, Double(s.batch * s.context) / mEager, rate(mEager)))
-            // Each round's two measurements are minutes apart at most, so the headline is the median of the rounds'
-            // ratios (robust to the host's drift); the ratio of the two medians is printed beside it.
+            // The headline is the median of the rounds' ratios (robust to the host's drift); the ratio of the two
+            // medians is printed beside it.
             let perRound = zip(ours, eager).map { $0 / $1 }
             print(String(format: "ratio (replicate / pytorch eager): %.2f (median of %d rounds' ratios: %@; ratio of the medians %.2f)",
                          median(perRound), rounds, perRound.map { String(format: "%.2f", $0) }.joined(separator: ", "), mOurs / mEager))
@@ -158,11 +172,14 @@ struct BenchEngine: ParsableCommand {
         }
     }
 
+    private func peerArguments(_ s: BenchShape, threads: Int, steps: Int? = nil, warmup: Int? = nil) -> [String] {
+        ["--mode", "train", "--attention", "softmax", "--layers", String(s.layers), "--d-model", String(s.dModel), "--heads", String(s.heads),
+         "--d-ff", String(s.dFF), "--context", String(s.context), "--batch", String(s.batch), "--vocab", String(vocab),
+         "--steps", String(steps ?? self.steps), "--warmup", String(warmup ?? self.warmup), "--threads", String(threads)]
+    }
+
     private func runPeer(_ s: BenchShape, threads: Int, steps: Int? = nil, warmup: Int? = nil, extra: [String] = []) -> [String: Any]? {
-        let args = ["--mode", "train", "--attention", "softmax", "--layers", String(s.layers), "--d-model", String(s.dModel), "--heads", String(s.heads),
-                    "--d-ff", String(s.dFF), "--context", String(s.context), "--batch", String(s.batch), "--vocab", String(vocab),
-                    "--steps", String(steps ?? self.steps), "--warmup", String(warmup ?? self.warmup), "--threads", String(threads)] + extra
-        return runPython(script: "bench_peer.py", args, python: python)
+        runPython(script: "bench_peer.py", peerArguments(s, threads: threads, steps: steps, warmup: warmup) + extra, python: python)
     }
 }
 

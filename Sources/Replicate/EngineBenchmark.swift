@@ -34,27 +34,56 @@ public enum EngineBenchmark {
     /// Trains `config` on random tokens with Adam: `warmup` untimed steps, then `steps` timed ones.
     /// With `trace`, the timed steps' matrix products are counted in it.
     public static func train(_ config: TransformerConfig, batch: Int, steps: Int, warmup: Int, trace: GEMMTrace? = nil) -> TrainingResult {
-        let model = TransformerLM<Float>(config, seed: 0)
-        let adam = Adam(model.params)
-        var rng = Philox(seed: 0, purpose: .data)
-        let n = batch * config.context
-        let x = (0..<n).map { _ in Int32(rng.below(config.vocab)) }, y = (0..<n).map { _ in Int32(rng.below(config.vocab)) }
-        var drop = Philox(seed: 0, purpose: .dropout)
-        var loss: Float = 0
-        func step() {
-            model.params.zeroGrad()
-            let tape = Tape()
-            let l = tape.recording { crossEntropy(model.forward(x, batch: batch, length: config.context, rng: &drop).logits, targets: y) }
-            tape.backward(from: l)
-            adam.step(lr: 1e-3)
-            loss = l.scalar
-        }
-        for _ in 0..<warmup { step() }
+        let session = TrainingSession(config, batch: batch)
+        session.run(warmup)
         BLAS.trace = trace
         defer { BLAS.trace = nil }
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<steps { step() }
-        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        return TrainingResult(tokensPerSecond: Double(steps * n) / dt, secondsPerStep: dt / Double(steps), parameters: model.params.count, finalLoss: loss)
+        let dt = session.timed(steps)
+        return TrainingResult(tokensPerSecond: Double(steps * session.tokensPerStep) / dt, secondsPerStep: dt / Double(steps),
+                              parameters: session.parameters, finalLoss: session.loss)
+    }
+
+    /// One model training on fixed random tokens with Adam, kept alive so that its steps can be timed in slices
+    /// (interleaved with the peer's in `bench engine`).
+    public final class TrainingSession {
+        let config: TransformerConfig
+        let batch: Int
+        let model: TransformerLM<Float>
+        let adam: Adam<Float>
+        let x: [Int32], y: [Int32]
+        var drop = Philox(seed: 0, purpose: .dropout)
+        public private(set) var loss: Float = 0
+        public var tokensPerStep: Int { batch * config.context }
+        public var parameters: Int { model.params.count }
+
+        public init(_ config: TransformerConfig, batch: Int) {
+            self.config = config
+            self.batch = batch
+            model = TransformerLM<Float>(config, seed: 0)
+            adam = Adam(model.params)
+            var rng = Philox(seed: 0, purpose: .data)
+            let n = batch * config.context
+            x = (0..<n).map { _ in Int32(rng.below(config.vocab)) }
+            y = (0..<n).map { _ in Int32(rng.below(config.vocab)) }
+        }
+
+        /// `steps` training steps.
+        public func run(_ steps: Int) {
+            for _ in 0..<steps {
+                model.params.zeroGrad()
+                let tape = Tape()
+                let l = tape.recording { crossEntropy(model.forward(x, batch: batch, length: config.context, rng: &drop).logits, targets: y) }
+                tape.backward(from: l)
+                adam.step(lr: 1e-3)
+                loss = l.scalar
+            }
+        }
+
+        /// Seconds of wall time for `steps` training steps.
+        public func timed(_ steps: Int) -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            run(steps)
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        }
     }
 }
