@@ -200,6 +200,22 @@ void rb_causal_softmax_backward_rows_f32(float *s, float *dp, long rows, long co
 }
 
 MULTIVERSION
+void rb_causal_softmax_backward_kept_rows_f32(float *p, float *dp, long rows, long cols, long first, const float *inv,
+                                              const float *delta) {
+    for (long r = 0; r < rows; r++) {
+        float *prow = p + r * cols, *dprow = dp + r * cols;
+        long visible = first + r < cols ? first + r : cols;
+        float f = inv[r], di = delta[r];
+        for (long i = 0; i < visible; i++) {
+            float e = prow[i] * f;
+            prow[i] = e;
+            dprow[i] = e * (dprow[i] - di);
+        }
+        for (long i = visible; i < cols; i++) dprow[i] = 0.0f;
+    }
+}
+
+MULTIVERSION
 void rb_adam_f32(float *p, const float *g, float *m, float *v, long n, float beta1, float beta2, float step_size,
                  float bc2_root, float eps, float weight_decay, float shrink, int decoupled) {
 #pragma clang fp contract(off)

@@ -106,6 +106,7 @@ extension TransformerConfig {
     public func trainingBytes(batch: Int, classifiers: Int = 1, recompute: Bool = false) -> Double {
         let d = Double(dModel), tokens = Double(batch) * Double(context)
         let perLayer = (dropout > 0 ? 12 : 8) * d + Double(attention.kernel.projectionWidth(dModel: dModel, heads: heads)) + 2 * Double(dFF)
+            + Double(attention.kernel.keptValuesPerToken(length: context, dModel: dModel, heads: heads))
         let embeddings = d * Double(positionsEveryLayer ? layers + 1 : 2)
         let blocks = recompute ? Double(layers) * 2 * d + perLayer : Double(layers) * perLayer
         let activations = tokens * (blocks + embeddings + Double(classifiers) * (d + 2 * Double(vocab)))

@@ -40,20 +40,40 @@ final class FusedKernelTests: XCTestCase {
 
     func testAttentionMatchesNaive() {
         // T not divisible by the block, several heads, a realistic head size.
+        // Both backward paths: the strips kept from forward and recomputed.
         for (t, block) in [(37, 16), (64, 64), (50, 7)] {
             let qkv = floatTensor([2, t, 3 * 32], seed: UInt64(t), scale: 2)
-            assertTwins([qkv], tolerance: 2e-5,
-                        fused: { causalSelfAttention($0[0], heads: 4, blockSize: block) },
-                        naive: { causalSelfAttentionNaive($0[0], heads: 4) })
+            for keep in [false, true] {
+                assertTwins([qkv], tolerance: 2e-5,
+                            fused: { causalSelfAttention($0[0], heads: 4, blockSize: block, keepScores: keep) },
+                            naive: { causalSelfAttentionNaive($0[0], heads: 4) })
+            }
         }
     }
 
     func testAttentionAddsToAGradientAlreadyWritten() {
         // qkv feeds two attentions: the first backward writes its gradient (no zero fill), the second must add to it.
         let qkv = floatTensor([2, 40, 3 * 16], seed: 9, scale: 2)
-        assertTwins([qkv], tolerance: 2e-5,
-                    fused: { causalSelfAttention($0[0], heads: 2, blockSize: 16) + causalSelfAttention($0[0], heads: 4, blockSize: 8) },
-                    naive: { causalSelfAttentionNaive($0[0], heads: 2) + causalSelfAttentionNaive($0[0], heads: 4) })
+        for (first, second) in [(false, false), (true, true), (true, false), (false, true)] {
+            assertTwins([qkv], tolerance: 2e-5,
+                        fused: {
+                            causalSelfAttention($0[0], heads: 2, blockSize: 16, keepScores: first)
+                                + causalSelfAttention($0[0], heads: 4, blockSize: 8, keepScores: second)
+                        },
+                        naive: { causalSelfAttentionNaive($0[0], heads: 2) + causalSelfAttentionNaive($0[0], heads: 4) })
+        }
+    }
+
+    func testAttentionKeepsScoresOnlyForShortContexts() {
+        // Kept while a layer's strips (heads x T^2 / 2) fit in twice its q, k, v (3 x T x C): T up to 12 x the head width.
+        XCTAssertTrue(attentionKeepsScores(heads: 4, length: 256, width: 256))  // bench cpu shape
+        XCTAssertTrue(attentionKeepsScores(heads: 8, length: 512, width: 512))  // T12
+        XCTAssertTrue(attentionKeepsScores(heads: 4, length: 768, width: 256))
+        XCTAssertFalse(attentionKeepsScores(heads: 4, length: 769, width: 256))
+        XCTAssertFalse(attentionKeepsScores(heads: 4, length: 4096, width: 256))
+        // The estimate counts exactly the strips' values: T = 100 in blocks of 64 is 64 x 64 + 36 x 100 per head.
+        XCTAssertEqual(attentionKeptScoresPerToken(heads: 2, length: 100, width: 64), (2 * (64 * 64 + 36 * 100) + 99) / 100)
+        XCTAssertEqual(attentionKeptScoresPerToken(heads: 4, length: 4096, width: 256), 0)
     }
 
     func testLinearWithResidualMatchesLinearPlusResidual() {

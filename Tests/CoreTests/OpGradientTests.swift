@@ -134,7 +134,9 @@ final class OpGradientTests: XCTestCase {
         // B=2, T=7, heads=2, D=3 (C=6): blocks of 3 leave a partial block; block 1 and 16 are the extremes.
         let qkv = randomTensor([2, 7, 18], seed: 24)
         for block in [1, 3, 16] {
-            gradCheck([qkv]) { causalSelfAttention($0[0], heads: 2, blockSize: block) }
+            for keep in [false, true] {  // scores recomputed in backward, or kept from forward
+                gradCheck([qkv]) { causalSelfAttention($0[0], heads: 2, blockSize: block, keepScores: keep) }
+            }
         }
         gradCheck([qkv]) { causalSelfAttentionNaive($0[0], heads: 2) }
     }

@@ -29,6 +29,10 @@ void rb_causal_softmax_rows_f32(float *s, long rows, long cols, long first, floa
 // past each row's visible entries (as above).
 void rb_causal_softmax_backward_rows_f32(float *s, float *dp, long rows, long cols, long first, const float *lse,
                                          const float *delta);
+// The same for a strip kept from forward: p holds the unnormalised exponentials (0 past each row's visible keys); on
+// return p = p * inv[r] and dp = p (dp - delta[r]), 0 past the visible keys.
+void rb_causal_softmax_backward_kept_rows_f32(float *p, float *dp, long rows, long cols, long first, const float *inv,
+                                              const float *delta);
 // One Adam(W) update of n parameters, operation for operation as NN's adamUpdate (no contracted multiply-adds):
 // decoupled: p *= shrink, else grad += weight_decay p; m = beta1 m + (1 - beta1) grad; v = beta2 v + (1 - beta2) grad^2;
 // p -= step_size m / (sqrt(v) / bc2_root + eps).

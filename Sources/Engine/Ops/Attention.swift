@@ -11,22 +11,37 @@ import CRuntime
 /// [B, T, C] (leading dimension C), so no head reshuffling copies are made.
 @_specialize(where T == Float)
 @_specialize(where T == Double)
-public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize: Int = 64) -> Tensor<T> {
+public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize: Int = 64, keepScores: Bool? = nil) -> Tensor<T> {
     precondition(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0, "attention: qkv \(qkv.shape) is not [B, T, 3 x heads x D]")
     let b = qkv.shape[0], t = qkv.shape[1], c = qkv.shape[2] / 3, d = c / heads
     let ld = 3 * c, scale = 1 / T(d).squareRoot(), bs = max(1, min(blockSize, t))
     let out = Tensor<T>(shape: [b, t, c], uninitialized: true)
     let lse = UnsafeMutablePointer<T>.allocate(capacity: max(b * heads * t, 1))
     let Qall = qkv.data, Oall = out.data
+    let tape = recordingTape(qkv)
+    // With a tape and short contexts, the forward's strips (unnormalised exponentials) are kept for backward, which
+    // then skips recomputing the scores; each head's strips lie one after another (stripOffsets).
+    // Every strip starts on a 64-byte boundary, as the scratch strip does when they are not kept, so that the
+    // library takes the same code path either way (--recompute's forward passes do not keep them).
+    let blocks = (t + bs - 1) / bs
+    var stripOffsets = [0]
+    for block in 0..<blocks { stripOffsets.append(stripOffsets[block] + (min(bs, t - block * bs) * min(t, (block + 1) * bs) + 15) / 16 * 16) }
+    let perHead = stripOffsets[blocks]
+    let keep = tape != nil && (keepScores ?? attentionKeepsScores(heads: heads, length: t, width: c))
+    let strips = keep ? TensorMemory.allocate(T.self, count: max(b * heads * perHead, 1)) : nil
+    let inverses = keep ? UnsafeMutablePointer<T>.allocate(capacity: max(b * heads * t, 1)) : nil
     ParallelJobs.perform(b * heads) { job in
         let bi = job / heads, h = job % heads
         let q = Qall + bi * t * ld + h * d, k = q + c, v = q + 2 * c
         let o = Oall + bi * t * c + h * d
-        let s = UnsafeMutablePointer<T>.allocate(capacity: bs * t), inv = UnsafeMutablePointer<T>.allocate(capacity: bs)
-        defer { s.deallocate(); inv.deallocate() }
+        let scratch = strips == nil ? TensorMemory.allocate(T.self, count: bs * t) : nil
+        let ownInv = inverses == nil ? UnsafeMutablePointer<T>.allocate(capacity: bs) : nil
+        defer { scratch.map { TensorMemory.release($0) }; ownInv?.deallocate() }
         var i0 = 0
         while i0 < t {
             let bq = min(bs, t - i0), keys = i0 + bq  // query i0 + r sees keys 0 ... i0 + r
+            let s = strips.map { $0 + job * perHead + stripOffsets[i0 / bs] } ?? scratch!
+            let inv = inverses.map { $0 + job * t + i0 } ?? ownInv!
             gemmAccumulate(false, true, bq, keys, d, q + i0 * ld, ld, k, ld, s, keys, beta: 0, alpha: scale)
             causalSoftmaxRows(s, rows: bq, cols: keys, first: i0 + 1, lse: lse + job * t + i0, inverseSums: inv)
             gemmAccumulate(false, false, bq, d, keys, s, keys, v, ld, o + i0 * c, c, beta: 0)
@@ -37,12 +52,14 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
             i0 += bq
         }
     }
-    guard let tape = recordingTape(qkv) else {
+    guard let tape else {
         lse.deallocate()
         return out
     }
     out.requiresGrad = true
-    let saved = OwnedBuffer(lse)
+    if keep { lse.deallocate() }  // backward normalises the kept strips by their inverse sums instead
+    let saved = keep ? nil : OwnedBuffer(lse)
+    let savedStrips = strips.map { AlignedBuffer($0) }, savedInverses = inverses.map { OwnedBuffer($0) }
     tape.record {
         let (dQall, fresh) = qkv.gradForWriting()
         let dOall = out.grad
@@ -51,10 +68,10 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
             let q = Qall + bi * t * ld + h * d, k = q + c, v = q + 2 * c
             let dq = dQall + bi * t * ld + h * d, dk = dq + c, dv = dq + 2 * c
             let o = Oall + bi * t * c + h * d, dout = dOall + bi * t * c + h * d
-            let L = saved.pointer + job * t
-            let p = UnsafeMutablePointer<T>.allocate(capacity: bs * t), dp = UnsafeMutablePointer<T>.allocate(capacity: bs * t)
+            let scratch = savedStrips == nil ? UnsafeMutablePointer<T>.allocate(capacity: bs * t) : nil
+            let dp = UnsafeMutablePointer<T>.allocate(capacity: bs * t)
             let delta = UnsafeMutablePointer<T>.allocate(capacity: t)
-            defer { p.deallocate(); dp.deallocate(); delta.deallocate() }
+            defer { scratch?.deallocate(); dp.deallocate(); delta.deallocate() }
             for i in 0..<t {  // delta_i = dO_i . O_i
                 var acc: T = 0
                 for dd in 0..<d { acc += dout[i * c + dd] * o[i * c + dd] }
@@ -62,13 +79,20 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
             }
             // Query blocks from the last to the first: the last block's strip spans every key, so on a fresh gradient it
             // writes dK and dV (beta 0) and the earlier strips add to them; each block writes its own rows of dQ once.
-            let blocks = (t + bs - 1) / bs
             for block in stride(from: blocks - 1, through: 0, by: -1) {
                 let i0 = block * bs, bq = min(bs, t - i0), keys = i0 + bq
                 let keyBeta: T = fresh && block == blocks - 1 ? 0 : 1, queryBeta: T = fresh ? 0 : 1
-                gemmAccumulate(false, true, bq, keys, d, q + i0 * ld, ld, k, ld, p, keys, beta: 0, alpha: scale)
+                let p: UnsafeMutablePointer<T>
                 gemmAccumulate(false, true, bq, keys, d, dout + i0 * c, c, v, ld, dp, keys, beta: 0)
-                causalSoftmaxBackwardRows(p, dp, rows: bq, cols: keys, first: i0 + 1, lse: L + i0, delta: delta + i0)
+                if let savedStrips, let savedInverses {
+                    p = savedStrips.pointer + job * perHead + stripOffsets[block]
+                    causalSoftmaxBackwardKeptRows(p, dp, rows: bq, cols: keys, first: i0 + 1, inverseSums: savedInverses.pointer + job * t + i0,
+                                                  delta: delta + i0)
+                } else {
+                    p = scratch!
+                    gemmAccumulate(false, true, bq, keys, d, q + i0 * ld, ld, k, ld, p, keys, beta: 0, alpha: scale)
+                    causalSoftmaxBackwardRows(p, dp, rows: bq, cols: keys, first: i0 + 1, lse: saved!.pointer + job * t + i0, delta: delta + i0)
+                }
                 gemmAccumulate(true, false, keys, d, bq, p, keys, dout + i0 * c, c, dv, ld, beta: keyBeta)
                 gemmAccumulate(false, false, bq, d, keys, dp, keys, k, ld, dq + i0 * ld, ld, beta: queryBeta, alpha: scale)
                 gemmAccumulate(true, false, keys, d, bq, dp, keys, q + i0 * ld, ld, dk, ld, beta: keyBeta, alpha: scale)
@@ -76,6 +100,42 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
         }
     }
     return out
+}
+
+/// Whether training keeps attention's strips of scores from forward to backward (sparing backward one of its seven
+/// products per strip and the exponentials): when a layer's strips, about heads x length^2 / 2 values, take no more
+/// memory than twice its packed q, k, v (length x 3 x width), i.e. for contexts up to 12 x the head width.
+public func attentionKeepsScores(heads: Int, length: Int, width: Int) -> Bool {
+    heads * length * length / 2 <= 2 * length * 3 * width
+}
+
+/// Values per token of one layer's kept strips (0 when they are not kept): the memory estimate's share of them.
+public func attentionKeptScoresPerToken(heads: Int, length: Int, width: Int, blockSize: Int = 64) -> Int {
+    guard attentionKeepsScores(heads: heads, length: length, width: width), length > 0 else { return 0 }
+    let bs = max(1, min(blockSize, length)), blocks = (length + bs - 1) / bs
+    let perHead = bs * bs * (blocks - 1) * blocks / 2 + (length - (blocks - 1) * bs) * length
+    return (heads * perHead + length - 1) / length
+}
+
+/// The backward of a causal strip kept from forward, in place: p holds the unnormalised exponentials (0 past each
+/// row's visible keys) and dp the output gradient's products dO V^T; on return p holds P = p / sum and dp holds
+/// dS = P (dp - delta), 0 past the visible keys.
+@inline(__always)
+func causalSoftmaxBackwardKeptRows<T: Real>(_ p: UnsafeMutablePointer<T>, _ dp: UnsafeMutablePointer<T>, rows: Int, cols: Int, first: Int,
+                                            inverseSums: UnsafePointer<T>, delta: UnsafePointer<T>) {
+    if T.self == Float.self {
+        rb_causal_softmax_backward_kept_rows_f32(f32(p), f32(dp), rows, cols, first, f32(inverseSums), f32(delta))
+        return
+    }
+    for r in 0..<rows {
+        let prow = p + r * cols, dprow = dp + r * cols, visible = min(cols, first + r), f = inverseSums[r], di = delta[r]
+        for j in 0..<visible {
+            let e = prow[j] * f
+            prow[j] = e
+            dprow[j] = e * (dprow[j] - di)
+        }
+        for j in visible..<cols { dprow[j] = 0 }
+    }
 }
 
 /// Softmax of a causal strip s [rows x cols] in place: row r sees its first min(cols, first + r) scores and the rest

@@ -115,6 +115,13 @@ final class OwnedBuffer<T> {
     deinit { pointer.deallocate() }
 }
 
+/// Memory from TensorMemory (64-byte aligned), freed with the last reference.
+final class AlignedBuffer<T> {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+    deinit { TensorMemory.release(pointer) }
+}
+
 /// Softmax (or log-softmax) over the last dimension.
 @_specialize(where T == Float)
 @_specialize(where T == Double)

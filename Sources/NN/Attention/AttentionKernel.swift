@@ -24,11 +24,14 @@ public protocol AttentionKernel: Sendable {
     func attend<T: Real>(_ x: Tensor<T>, heads: Int, headParameters: Tensor<T>?, state: inout AttentionState<T>?) -> Tensor<T>
     /// The state before a sequence's first position (an empty KV cache, a zero linear state).
     func initialState<T: Real>(batch: Int, heads: Int, dModel: Int) -> AttentionState<T>
+    /// Values per token a training step keeps from forward to backward beyond the projection (memory estimates).
+    func keptValuesPerToken(length: Int, dModel: Int, heads: Int) -> Int
 }
 
 extension AttentionKernel {
     public func projectionWidth(dModel: Int, heads: Int) -> Int { 3 * dModel }
     public var headParameters: Int { 0 }
+    public func keptValuesPerToken(length: Int, dModel: Int, heads: Int) -> Int { 0 }
 
     public func initialState<T: Real>(batch: Int, heads: Int, dModel: Int) -> AttentionState<T> {
         .kv(keys: Tensor(shape: [batch * heads, 0, dModel / heads]), values: Tensor(shape: [batch * heads, 0, dModel / heads]), count: 0)
@@ -59,6 +62,10 @@ public struct SoftmaxAttention: AttentionKernel {
     public var blockSize: Int
     public init(blockSize: Int = 64) { self.blockSize = blockSize }
     public var name: String { "softmax" }
+    /// The strips of scores kept for short contexts (see `attentionKeepsScores`).
+    public func keptValuesPerToken(length: Int, dModel: Int, heads: Int) -> Int {
+        attentionKeptScoresPerToken(heads: heads, length: length, width: dModel, blockSize: blockSize)
+    }
 
     public func attend<T: Real>(_ x: Tensor<T>, heads: Int, headParameters: Tensor<T>?, state: inout AttentionState<T>?) -> Tensor<T> {
         guard let current = state else { return causalSelfAttention(x, heads: heads, blockSize: blockSize) }
