@@ -22,6 +22,10 @@ public enum Engine {
     /// the batch's rows, this process's slice of them the index-th of `count` equal ones). nil: one process.
     nonisolated(unsafe) public static var dropoutShard: (index: Int, count: Int)?
 
+    /// Overrides whether attention keeps its strips of scores for backward (nil: `attentionKeepsScores` decides);
+    /// `bench engine --without keep-scores` times the engine with them recomputed.
+    nonisolated(unsafe) public static var attentionScoresKept: Bool?
+
     /// Set while a parallel region of independent jobs runs (e.g. attention heads): products inside it are not
     /// split again.
     nonisolated(unsafe) static var inBLASParallelRegion = false

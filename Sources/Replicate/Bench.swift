@@ -43,6 +43,9 @@ struct BenchEngine: ParsableCommand {
     @Flag(help: "Skip the PyTorch peer.") var noPeer = false
     @Flag(help: "Skip the torch.compile run of the peer.") var noCompile = false
     @Flag(help: "Skip the 1-thread runs (thread scaling).") var noScaling = false
+    @Option(help: "Also time our engine with one lever off, in the same rounds, and print the ratio with / without it: \(BenchEngine.levers.joined(separator: ", ")) (attention's scores recomputed in backward instead of kept).")
+    var without: String?
+    static let levers = ["keep-scores"]
     @Option(parsing: .upToNextOption, help: "Extra contexts for our peak memory of one training step at batch 1.")
     var memoryContexts: [Int] = []
 
@@ -63,6 +66,7 @@ struct BenchEngine: ParsableCommand {
         try checkRange("context", s.context, OptionLimits.context)
         try checkRange("batch", s.batch, OptionLimits.batch)
         try checkRange("rounds", rounds, 1...100)
+        if let w = without, !BenchEngine.levers.contains(w) { throw ValidationError("--without must be one of \(BenchEngine.levers.joined(separator: ", ")) (got '\(w)')") }
         for c in memoryContexts { try checkRange("memory-contexts", c, OptionLimits.context) }
         for (ctx, b) in [(s.context, s.batch)] + memoryContexts.map({ ($0, 1) }) {
             var m = s
@@ -95,14 +99,22 @@ struct BenchEngine: ParsableCommand {
         var peer: PeerSession? = noPeer ? nil : PeerSession(python: python, peerArguments(s, threads: threads))
         if !noPeer && peer == nil { print(peerMissing) }
         let tokens = Double(steps * session.tokensPerStep)
-        var ours: [Double] = [], eager: [Double] = []
+        var ours: [Double] = [], eager: [Double] = [], withoutLever: [Double] = []
+        enum Turn { case ours, peer, withoutLever }
+        let turns: [Turn] = [.ours, .peer] + (without == nil ? [] : [.withoutLever])
         for r in 1...rounds {
-            var o = 0.0, e: Double?
-            for ourTurn in (r % 2 == 1 ? [true, false] : [false, true]) {
+            var o = 0.0, e: Double?, w: Double?
+            for turn in (r % 2 == 1 ? turns : turns.reversed()) {
                 usleep(50_000)  // the other engine's threads settle (a finished OpenMP region spins for a while)
-                if ourTurn {
+                switch turn {
+                case .ours:
                     o = tokens / session.timed(steps)
-                } else if let p = peer {
+                case .withoutLever:
+                    Engine.attentionScoresKept = false
+                    w = tokens / session.timed(steps)
+                    Engine.attentionScoresKept = nil
+                case .peer:
+                    guard let p = peer else { continue }
                     if let seconds = p.timedSteps(steps) {
                         e = tokens / seconds
                     } else {
@@ -117,7 +129,16 @@ struct BenchEngine: ParsableCommand {
                 eager.append(e)
                 line += String(format: ", pytorch eager %.0f tokens/s, ratio %.2f", e, o / e)
             }
+            if let w, let lever = without {
+                withoutLever.append(w)
+                line += String(format: "; replicate without %@ %.0f tokens/s, ratio %.2f", lever, w, o / w)
+            }
             print(line)
+        }
+        if let lever = without {
+            let perRound = zip(ours, withoutLever).map { $0 / $1 }
+            print(String(format: "ratio (replicate / replicate without %@): %.3f (median of %d rounds' ratios: %@)", lever, median(perRound), rounds,
+                         perRound.map { String(format: "%.3f", $0) }.joined(separator: ", ")))
         }
         let peerResult = peer?.finish()
         let peerAvailable = peerResult != nil && eager.count == rounds

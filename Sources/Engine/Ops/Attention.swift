@@ -27,7 +27,7 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
     var stripOffsets = [0]
     for block in 0..<blocks { stripOffsets.append(stripOffsets[block] + (min(bs, t - block * bs) * min(t, (block + 1) * bs) + 15) / 16 * 16) }
     let perHead = stripOffsets[blocks]
-    let keep = tape != nil && (keepScores ?? attentionKeepsScores(heads: heads, length: t, width: c))
+    let keep = tape != nil && (keepScores ?? Engine.attentionScoresKept ?? attentionKeepsScores(heads: heads, length: t, width: c))
     let strips = keep ? TensorMemory.allocate(T.self, count: max(b * heads * perHead, 1)) : nil
     let inverses = keep ? UnsafeMutablePointer<T>.allocate(capacity: max(b * heads * t, 1)) : nil
     ParallelJobs.perform(b * heads) { job in
