@@ -185,33 +185,20 @@ void rb_causal_softmax_rows_f32(float *s, long rows, long cols, long first, floa
 
 MULTIVERSION
 void rb_causal_softmax_backward_rows_f32(float *s, float *dp, long rows, long cols, long first, const float *lse,
-                                         const float *delta) {
+                                         const float *inv, const float *delta) {
     for (long r = 0; r < rows; r++) {
         float *prow = s + r * cols, *dprow = dp + r * cols;
         long visible = first + r < cols ? first + r : cols;
-        float l = lse[r], di = delta[r];
-        for (long i = 0; i < visible; i++) {
-            float e = exp_below88(prow[i] - l);
-            prow[i] = e;
-            dprow[i] = e * (dprow[i] - di);
+        float di = delta[r];
+        if (lse) {
+            float l = lse[r];
+            for (long i = 0; i < visible; i++) prow[i] = exp_below88(prow[i] - l);
+        } else {
+            float f = inv[r];
+            for (long i = 0; i < visible; i++) prow[i] *= f;
         }
+        for (long i = 0; i < visible; i++) dprow[i] = prow[i] * (dprow[i] - di);
         for (long i = visible; i < cols; i++) { prow[i] = 0.0f; dprow[i] = 0.0f; }
-    }
-}
-
-MULTIVERSION
-void rb_causal_softmax_backward_kept_rows_f32(float *p, float *dp, long rows, long cols, long first, const float *inv,
-                                              const float *delta) {
-    for (long r = 0; r < rows; r++) {
-        float *prow = p + r * cols, *dprow = dp + r * cols;
-        long visible = first + r < cols ? first + r : cols;
-        float f = inv[r], di = delta[r];
-        for (long i = 0; i < visible; i++) {
-            float e = prow[i] * f;
-            prow[i] = e;
-            dprow[i] = e * (dprow[i] - di);
-        }
-        for (long i = visible; i < cols; i++) dprow[i] = 0.0f;
     }
 }
 

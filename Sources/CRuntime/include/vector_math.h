@@ -25,14 +25,11 @@ void rb_layer_norm_param_grads_f32(const float *x, const float *g, const float *
 // Causal softmax of a strip of scores s [rows x cols] in place: row r sees its first min(cols, first + r) entries,
 // which become exp(s - row max) (unnormalised); the rest become 0. lse[r] = log(sum) + max, inv[r] = 1 / sum.
 void rb_causal_softmax_rows_f32(float *s, long rows, long cols, long first, float *lse, float *inv);
-// Its backward on the recomputed strip s and dp = dO V^T, in place: s = P = exp(s - lse), dp = P (dp - delta), both 0
-// past each row's visible entries (as above).
+// Its backward, in place, with dp = dO V^T: either s holds the recomputed scores and lse (inv NULL) their rows'
+// log-sum-exp, so s = P = exp(s - lse); or s holds the unnormalised exponentials kept from forward and inv (lse NULL)
+// their rows' 1 / sum, so s = P = s * inv. Then dp = P (dp - delta); both 0 past each row's visible entries.
 void rb_causal_softmax_backward_rows_f32(float *s, float *dp, long rows, long cols, long first, const float *lse,
-                                         const float *delta);
-// The same for a strip kept from forward: p holds the unnormalised exponentials (0 past each row's visible keys); on
-// return p = p * inv[r] and dp = p (dp - delta[r]), 0 past the visible keys.
-void rb_causal_softmax_backward_kept_rows_f32(float *p, float *dp, long rows, long cols, long first, const float *inv,
-                                              const float *delta);
+                                         const float *inv, const float *delta);
 // One Adam(W) update of n parameters, operation for operation as NN's adamUpdate (no contracted multiply-adds):
 // decoupled: p *= shrink, else grad += weight_decay p; m = beta1 m + (1 - beta1) grad; v = beta2 v + (1 - beta2) grad^2;
 // p -= step_size m / (sqrt(v) / bc2_root + eps).

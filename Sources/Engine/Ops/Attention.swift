@@ -86,12 +86,13 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
                 gemmAccumulate(false, true, bq, keys, d, dout + i0 * c, c, v, ld, dp, keys, beta: 0)
                 if let savedStrips, let savedInverses {
                     p = savedStrips.pointer + job * perHead + stripOffsets[block]
-                    causalSoftmaxBackwardKeptRows(p, dp, rows: bq, cols: keys, first: i0 + 1, inverseSums: savedInverses.pointer + job * t + i0,
-                                                  delta: delta + i0)
+                    causalSoftmaxBackwardRows(p, dp, rows: bq, cols: keys, first: i0 + 1, lse: nil, inverseSums: savedInverses.pointer + job * t + i0,
+                                              delta: delta + i0)
                 } else {
                     p = scratch!
                     gemmAccumulate(false, true, bq, keys, d, q + i0 * ld, ld, k, ld, p, keys, beta: 0, alpha: scale)
-                    causalSoftmaxBackwardRows(p, dp, rows: bq, cols: keys, first: i0 + 1, lse: saved!.pointer + job * t + i0, delta: delta + i0)
+                    causalSoftmaxBackwardRows(p, dp, rows: bq, cols: keys, first: i0 + 1, lse: saved!.pointer + job * t + i0, inverseSums: nil,
+                                              delta: delta + i0)
                 }
                 gemmAccumulate(true, false, keys, d, bq, p, keys, dout + i0 * c, c, dv, ld, beta: keyBeta)
                 gemmAccumulate(false, false, bq, d, keys, dp, keys, k, ld, dq + i0 * ld, ld, beta: queryBeta, alpha: scale)
@@ -117,27 +118,6 @@ public func attentionKeptScoresPerToken(heads: Int, length: Int, width: Int, blo
     return (heads * perHead + length - 1) / length
 }
 
-/// The backward of a causal strip kept from forward, in place: p holds the unnormalised exponentials (0 past each
-/// row's visible keys) and dp the output gradient's products dO V^T; on return p holds P = p / sum and dp holds
-/// dS = P (dp - delta), 0 past the visible keys.
-@inline(__always)
-func causalSoftmaxBackwardKeptRows<T: Real>(_ p: UnsafeMutablePointer<T>, _ dp: UnsafeMutablePointer<T>, rows: Int, cols: Int, first: Int,
-                                            inverseSums: UnsafePointer<T>, delta: UnsafePointer<T>) {
-    if T.self == Float.self {
-        rb_causal_softmax_backward_kept_rows_f32(f32(p), f32(dp), rows, cols, first, f32(inverseSums), f32(delta))
-        return
-    }
-    for r in 0..<rows {
-        let prow = p + r * cols, dprow = dp + r * cols, visible = min(cols, first + r), f = inverseSums[r], di = delta[r]
-        for j in 0..<visible {
-            let e = prow[j] * f
-            prow[j] = e
-            dprow[j] = e * (dprow[j] - di)
-        }
-        for j in visible..<cols { dprow[j] = 0 }
-    }
-}
-
 /// Softmax of a causal strip s [rows x cols] in place: row r sees its first min(cols, first + r) scores and the rest
 /// are set to 0; lse[r] = log(sum exp) of the row, inverseSums[r] = 1 / sum. The exponentials are left unnormalised.
 @inline(__always)
@@ -159,22 +139,28 @@ func causalSoftmaxRows<T: Real>(_ s: UnsafeMutablePointer<T>, rows: Int, cols: I
     }
 }
 
-/// The backward of a causal strip, in place: s holds the recomputed scores and dp the output gradient's products
-/// dO V^T; on return s holds P = exp(s - lse) and dp holds dS = P (dp - delta), both 0 past each row's visible keys.
+/// The backward of a causal strip, in place; dp holds the output gradient's products dO V^T. Either s holds the
+/// recomputed scores and `lse` their rows' log-sum-exp, or s holds the unnormalised exponentials kept from forward
+/// (0 past each row's visible keys) and `inverseSums` their rows' 1 / sum. On return s holds P (exp(s - lse), or
+/// s x inverse sum) and dp holds dS = P (dp - delta), both 0 past each row's visible keys.
 @inline(__always)
 func causalSoftmaxBackwardRows<T: Real>(_ s: UnsafeMutablePointer<T>, _ dp: UnsafeMutablePointer<T>, rows: Int, cols: Int, first: Int,
-                                        lse: UnsafePointer<T>, delta: UnsafePointer<T>) {
+                                        lse: UnsafePointer<T>?, inverseSums: UnsafePointer<T>?, delta: UnsafePointer<T>) {
+    precondition((lse == nil) != (inverseSums == nil), "causalSoftmaxBackwardRows: give lse or inverseSums")
     if T.self == Float.self {
-        rb_causal_softmax_backward_rows_f32(f32(s), f32(dp), rows, cols, first, f32(lse), f32(delta))
+        rb_causal_softmax_backward_rows_f32(f32(s), f32(dp), rows, cols, first, lse.map { f32($0) }, inverseSums.map { f32($0) }, f32(delta))
         return
     }
     for r in 0..<rows {
-        let prow = s + r * cols, dprow = dp + r * cols, visible = min(cols, first + r), l = lse[r], di = delta[r]
-        for j in 0..<visible {
-            let e = T.exp(prow[j] - l)
-            prow[j] = e
-            dprow[j] = e * (dprow[j] - di)
+        let prow = s + r * cols, dprow = dp + r * cols, visible = min(cols, first + r), di = delta[r]
+        if let lse {
+            let l = lse[r]
+            for j in 0..<visible { prow[j] = T.exp(prow[j] - l) }
+        } else if let inverseSums {
+            let f = inverseSums[r]
+            for j in 0..<visible { prow[j] *= f }
         }
+        for j in 0..<visible { dprow[j] = prow[j] * (dprow[j] - di) }
         for j in visible..<cols { prow[j] = 0; dprow[j] = 0 }
     }
 }
