@@ -65,11 +65,11 @@ final class FusedKernelTests: XCTestCase {
     }
 
     func testAttentionKeepsScoresOnlyForShortContexts() {
-        // Kept while a layer's strips (heads x T^2 / 2) fit in twice its q, k, v (3 x T x C): T up to 12 x the head width.
+        // Kept while a layer's strips (heads x T^2 / 2) fit in its q, k, v (3 x T x C): T up to 6 x the head width.
         XCTAssertTrue(attentionKeepsScores(heads: 4, length: 256, width: 256))  // bench cpu shape
-        XCTAssertTrue(attentionKeepsScores(heads: 8, length: 512, width: 512))  // T12
-        XCTAssertTrue(attentionKeepsScores(heads: 4, length: 768, width: 256))
-        XCTAssertFalse(attentionKeepsScores(heads: 4, length: 769, width: 256))
+        XCTAssertTrue(attentionKeepsScores(heads: 4, length: 384, width: 256))
+        XCTAssertFalse(attentionKeepsScores(heads: 4, length: 385, width: 256))
+        XCTAssertFalse(attentionKeepsScores(heads: 8, length: 512, width: 512))  // T12 and T64
         XCTAssertFalse(attentionKeepsScores(heads: 4, length: 4096, width: 256))
         // The estimate counts exactly the strips' values: T = 100 in blocks of 64 is 64 x 64 + 36 x 100 per head.
         XCTAssertEqual(attentionKeptScoresPerToken(heads: 2, length: 100, width: 64), (2 * (64 * 64 + 36 * 100) + 99) / 100)

@@ -105,9 +105,10 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
 
 /// Whether training keeps attention's strips of scores from forward to backward (sparing backward one of its seven
 /// products per strip and the exponentials): when a layer's strips, about heads x length^2 / 2 values, take no more
-/// memory than twice its packed q, k, v (length x 3 x width), i.e. for contexts up to 12 x the head width.
+/// memory than its packed q, k, v (length x 3 x width), i.e. for contexts up to 6 x the head width. (Up to 12 x, T12's
+/// 512 included, a step of T12 at batch 8 held more memory than PyTorch's.)
 public func attentionKeepsScores(heads: Int, length: Int, width: Int) -> Bool {
-    heads * length * length / 2 <= 2 * length * 3 * width
+    heads * length * length / 2 <= length * 3 * width
 }
 
 /// Values per token of one layer's kept strips (0 when they are not kept): the memory estimate's share of them.
