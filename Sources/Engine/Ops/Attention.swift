@@ -5,8 +5,9 @@ import CRuntime
 /// Fused causal softmax attention in the style of FlashAttention, by row strips: for each head, a block of
 /// queries meets every key it may see (keys 0 ..< the block's end) in one [block x keys] strip of scores, so
 /// memory holds one strip per thread instead of B x H x T x T scores, each product is as large as the causal
-/// structure allows, and the softmax of a strip is exact at once (no running rescale). Only each row's
-/// log-sum-exp is kept for backward, which recomputes the strips.
+/// structure allows, and the softmax of a strip is exact at once (no running rescale). For training at short
+/// contexts (`attentionKeepsScores`) the strips are kept for backward; otherwise only each row's log-sum-exp is
+/// kept, and backward recomputes the strips.
 /// q, k, v are read in place from the packed qkv (leading dimension 3C); the output is written in place into
 /// [B, T, C] (leading dimension C), so no head reshuffling copies are made.
 @_specialize(where T == Float)
@@ -21,11 +22,8 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
     let tape = recordingTape(qkv)
     // With a tape and short contexts, the forward's strips (unnormalised exponentials) are kept for backward, which
     // then skips recomputing the scores; each head's strips lie one after another (stripOffsets).
-    // Every strip starts on a 64-byte boundary, as the scratch strip does when they are not kept, so that the
-    // library takes the same code path either way (--recompute's forward passes do not keep them).
     let blocks = (t + bs - 1) / bs
-    var stripOffsets = [0]
-    for block in 0..<blocks { stripOffsets.append(stripOffsets[block] + (min(bs, t - block * bs) * min(t, (block + 1) * bs) + 15) / 16 * 16) }
+    let stripOffsets = attentionStripOffsets(length: t, blockSize: bs)
     let perHead = stripOffsets[blocks]
     let keep = tape != nil && (keepScores ?? Engine.attentionScoresKept ?? attentionKeepsScores(heads: heads, length: t, width: c))
     let strips = keep ? TensorMemory.allocate(T.self, count: max(b * heads * perHead, 1)) : nil
@@ -68,10 +66,11 @@ public func causalSelfAttention<T: Real>(_ qkv: Tensor<T>, heads: Int, blockSize
             let q = Qall + bi * t * ld + h * d, k = q + c, v = q + 2 * c
             let dq = dQall + bi * t * ld + h * d, dk = dq + c, dv = dq + 2 * c
             let o = Oall + bi * t * c + h * d, dout = dOall + bi * t * c + h * d
-            let scratch = savedStrips == nil ? UnsafeMutablePointer<T>.allocate(capacity: bs * t) : nil
-            let dp = UnsafeMutablePointer<T>.allocate(capacity: bs * t)
+            // Strips on 64-byte boundaries, as in forward (the library's code path may depend on alignment).
+            let scratch = savedStrips == nil ? TensorMemory.allocate(T.self, count: bs * t) : nil
+            let dp = TensorMemory.allocate(T.self, count: bs * t)
             let delta = UnsafeMutablePointer<T>.allocate(capacity: t)
-            defer { scratch?.deallocate(); dp.deallocate(); delta.deallocate() }
+            defer { scratch.map { TensorMemory.release($0) }; TensorMemory.release(dp); delta.deallocate() }
             for i in 0..<t {  // delta_i = dO_i . O_i
                 var acc: T = 0
                 for dd in 0..<d { acc += dout[i * c + dd] * o[i * c + dd] }
@@ -114,9 +113,20 @@ public func attentionKeepsScores(heads: Int, length: Int, width: Int) -> Bool {
 /// Values per token of one layer's kept strips (0 when they are not kept): the memory estimate's share of them.
 public func attentionKeptScoresPerToken(heads: Int, length: Int, width: Int, blockSize: Int = 64) -> Int {
     guard attentionKeepsScores(heads: heads, length: length, width: width), length > 0 else { return 0 }
-    let bs = max(1, min(blockSize, length)), blocks = (length + bs - 1) / bs
-    let perHead = bs * bs * (blocks - 1) * blocks / 2 + (length - (blocks - 1) * bs) * length
+    let perHead = attentionStripOffsets(length: length, blockSize: max(1, min(blockSize, length))).last!
     return (heads * perHead + length - 1) / length
+}
+
+/// Where each block's strip of scores starts in one head's kept strips, and (last) their total: block i holds
+/// min(bs, T - i bs) queries against min(T, (i + 1) bs) keys. Every strip starts on a 64-byte boundary, as the scratch
+/// strip does when they are not kept, so that the library takes the same code path either way (--recompute's
+/// forward passes do not keep them).
+func attentionStripOffsets(length t: Int, blockSize bs: Int) -> [Int] {
+    var offsets = [0]
+    for block in 0..<((t + bs - 1) / bs) {
+        offsets.append(offsets[block] + (min(bs, t - block * bs) * min(t, (block + 1) * bs) + 15) / 16 * 16)
+    }
+    return offsets
 }
 
 /// Softmax of a causal strip s [rows x cols] in place: row r sees its first min(cols, first + r) scores and the rest
