@@ -282,7 +282,7 @@ def profile(step, steps=3, rows=20):
 
 
 def train(a):
-    model = a.model = LM(a)
+    model = LM(a)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randint(0, a.vocab, (a.batch, a.context))
     y = torch.randint(0, a.vocab, (a.batch, a.context))
@@ -314,17 +314,15 @@ def train(a):
         sys.exit(3)
     warm_s = time.perf_counter() - t0
     if a.serve:
-        return serve(a, step, before)
+        return serve(a, step, model, before)
     graphs = compiled_graphs()
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(a.steps):
         step()
     dt = time.perf_counter() - t0
     cpu = time.process_time() - c0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     result = {"tokens_per_s": a.steps * a.batch * a.context / dt, "seconds_per_step": dt / a.steps,
-              "step_mb": max(0, peak - before) / 1048576, "peak_mb": peak / 1048576,
-              "params": sum(p.numel() for p in model.parameters()),
+              **footprint(model, before),
               "cpu_per_wall": cpu / dt}  # near --threads when the timed steps had the cores to themselves
     if a.compile:
         recompiled = compiled_graphs() - graphs
@@ -337,7 +335,14 @@ def train(a):
     return result
 
 
-def serve(a, step, before):
+def footprint(model, before):
+    """The steps' memory (peak RSS minus RSS before the first step), the peak RSS, and the parameter count."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"step_mb": max(0, peak - before) / 1048576, "peak_mb": peak / 1048576,
+            "params": sum(p.numel() for p in model.parameters())}
+
+
+def serve(a, step, model, before):
     """--serve: after the warm-up, one JSON line {"ready": true}; then for each line "steps N" on stdin, N timed steps
     and one JSON line {"seconds": wall, "cpu": process CPU seconds}; "quit" (or end of input) ends it, and the usual
     result line follows, its tokens/s over every timed step. The bench interleaves these slices with its own steps."""
@@ -359,10 +364,8 @@ def serve(a, step, before):
         dt = time.perf_counter() - t0
         total_steps, total_s = total_steps + n, total_s + dt
         print(json.dumps({"seconds": dt, "cpu": time.process_time() - c0}), flush=True)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"tokens_per_s": total_steps * a.batch * a.context / total_s if total_s > 0 else 0.0, "steps": total_steps,
-            "step_mb": max(0, peak - before) / 1048576, "peak_mb": peak / 1048576,
-            "params": sum(p.numel() for p in a.model.parameters())}
+            **footprint(model, before)}
 
 
 def compiled_graphs():

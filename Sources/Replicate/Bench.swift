@@ -119,6 +119,7 @@ struct BenchEngine: ParsableCommand {
                         e = tokens / seconds
                     } else {
                         print("pytorch: the peer stopped: \(p.lastError ?? "no message")")
+                        _ = p.finish()  // reaps the process (stopping it if it still runs)
                         peer = nil
                     }
                 }
@@ -219,11 +220,18 @@ let peerMissing = "pytorch: peer not available. Install PyTorch 2.x: python3 -m 
 /// Runs scripts/`script` with `python` (else $REPLICATE_TORCH_PYTHON, else python3) and returns the last JSON line
 /// it printed; nil when the script is missing, fails or prints none.
 func runPython(script: String, _ args: [String], python: String?) -> [String: Any]? {
+    guard let command = pythonCommand(script: script, python: python) else { return nil }
+    return jsonLine(try? capture(command.executable, command.arguments + args))
+}
+
+/// The executable and leading arguments that run scripts/`script` of this checkout with `python` (else
+/// $REPLICATE_TORCH_PYTHON, else python3 from PATH); nil when the script is missing.
+func pythonCommand(script: String, python: String?) -> (executable: String, arguments: [String])? {
     let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts/" + script).path
     guard FileManager.default.fileExists(atPath: path) else { return nil }
     let py = python ?? ProcessInfo.processInfo.environment["REPLICATE_TORCH_PYTHON"] ?? "/usr/bin/env"
-    return jsonLine(try? capture(py, (py == "/usr/bin/env" ? ["python3"] : []) + [path] + args))
+    return (py, (py == "/usr/bin/env" ? ["python3"] : []) + [path])
 }
 
 /// Training steps of one model in a fresh process: prints the peak resident set in MB, or with `--json` the

@@ -14,11 +14,12 @@ final class PeerSession {
     /// Starts the peer with `args` (plus `--serve`) and waits for its warm-up to end; nil when the script is
     /// missing or the peer exits or prints anything but its ready line first.
     init?(python: String?, _ args: [String]) {
-        guard let script = peerScriptPath() else { return nil }
-        let py = python ?? ProcessInfo.processInfo.environment["REPLICATE_TORCH_PYTHON"] ?? "/usr/bin/env"
+        guard let command = pythonCommand(script: "bench_peer.py", python: python) else { return nil }
+        // A peer that exits between `send`'s check and its write must fail the write, not stop this process.
+        signal(SIGPIPE, SIG_IGN)
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: py)
-        p.arguments = (py == "/usr/bin/env" ? ["python3"] : []) + [script] + args + ["--serve"]
+        p.executableURL = URL(fileURLWithPath: command.executable)
+        p.arguments = command.arguments + args + ["--serve"]
         let toPeer = Pipe(), fromPeer = Pipe()
         errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("replicate-peer-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).err").path
         guard FileManager.default.createFile(atPath: errorPath, contents: nil), let err = FileHandle(forWritingAtPath: errorPath) else { return nil }
@@ -96,11 +97,4 @@ final class PeerSession {
     }
 
     deinit { try? FileManager.default.removeItem(atPath: errorPath) }
-}
-
-/// scripts/bench_peer.py in this checkout, nil when it is missing.
-func peerScriptPath() -> String? {
-    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/bench_peer.py").path
-    return FileManager.default.fileExists(atPath: path) ? path : nil
 }
