@@ -1,3 +1,4 @@
+import CRuntime
 import Dispatch
 import Foundation
 
@@ -26,35 +27,58 @@ public enum Engine {
     /// `bench engine --without keep-scores` times the engine with them recomputed.
     nonisolated(unsafe) public static var attentionScoresKept: Bool?
 
-    /// Set while a parallel region of independent jobs runs (e.g. attention heads): products inside it are not
-    /// split again.
-    nonisolated(unsafe) static var inBLASParallelRegion = false
+    /// The threads the code on the calling thread may use: `threads`, or a job's share of them while it runs beside
+    /// other jobs (`ParallelJobs`), so that the ops inside a job do not split again over every thread.
+    public static var availableThreads: Int {
+        let budget = Int(rb_thread_budget())
+        return budget > 0 ? min(budget, threads) : threads
+    }
 }
 
-/// Runs `body` over `0..<n` split into at most `Engine.threads` contiguous ranges, when the work is large enough.
+/// Runs `body` on this thread with `threads` of the engine's threads available to it, restoring this thread's own
+/// share afterwards.
+@inline(__always)
+func withThreadBudget<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
+    let previous = rb_thread_budget()
+    rb_set_thread_budget(Int32(threads))
+    defer { rb_set_thread_budget(previous) }
+    return try body()
+}
+
+/// Runs `body` over `0..<n` split into at most `Engine.availableThreads` contiguous ranges, when the work is large
+/// enough.
 @inline(__always)
 public func parallelFor(_ n: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
-    let workers = min(Engine.threads, max(1, n / max(grain, 1)))
+    let workers = min(Engine.availableThreads, max(1, n / max(grain, 1)))
     if workers <= 1 || n < 2 {
         body(0..<n)
         return
     }
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         let lo = n * w / workers, hi = n * (w + 1) / workers
-        if lo < hi { body(lo..<hi) }
+        if lo < hi { withThreadBudget(1) { body(lo..<hi) } }
     }
 }
 
-/// Independent jobs (e.g. attention heads) spread over the engine's threads; each job writes disjoint memory,
-/// so results do not depend on the schedule. Products inside a job are not split again.
+/// Independent jobs (e.g. attention heads) spread over the threads available here, never more (each worker claims
+/// the next job until none is left); each job writes disjoint memory, so results do not depend on the schedule.
+/// Each job runs with its share of the threads (one when there are at least as many jobs as threads), so the
+/// products inside it are not split again.
 public enum ParallelJobs {
     public static func perform(_ jobs: Int, _ body: (Int) -> Void) {
-        if Engine.threads <= 1 || jobs <= 1 {
-            for j in 0..<jobs { body(j) }
+        let available = Engine.availableThreads, workers = min(available, jobs)
+        let share = max(1, available / max(jobs, 1))
+        if workers <= 1 {
+            withThreadBudget(share) { for j in 0..<jobs { body(j) } }
             return
         }
-        Engine.inBLASParallelRegion = true
-        defer { Engine.inBLASParallelRegion = false }
-        DispatchQueue.concurrentPerform(iterations: jobs, execute: body)
+        let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        next.initialize(to: 0)
+        defer { next.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            withThreadBudget(share) {
+                while case let j = rb_claim_next(next), j < jobs { body(j) }
+            }
+        }
     }
 }

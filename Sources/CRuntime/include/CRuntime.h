@@ -4,3 +4,4 @@
 #include "vector_math.h"
 #include "signals.h"
 #include "mpi_loader.h"
+#include "thread_budget.h"

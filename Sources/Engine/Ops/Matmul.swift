@@ -47,7 +47,7 @@ func matmulBackward<T: Real>(
 }
 
 /// C = alpha op(A) op(B) + beta C through BLAS. The library itself runs single-threaded (see `Engine`); a large
-/// product is split here into `Engine.threads` blocks of C's rows (or columns, when C is wide), each computed
+/// product is split here into `Engine.availableThreads` blocks of C's rows (or columns, when C is wide), each computed
 /// by one thread with one BLAS call. The split depends only on the shapes and the thread count, so results are
 /// deterministic, and no BLAS worker thread ever spins against the engine's own parallel kernels.
 @inline(__always)
@@ -61,7 +61,7 @@ func gemmAccumulate<T: Real>(
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
-    let pieces = gemmPieces(m: m, n: n, k: k, threads: Engine.inBLASParallelRegion ? 1 : Engine.threads)
+    let pieces = gemmPieces(m: m, n: n, k: k, threads: Engine.availableThreads)
     if T.self == Float.self, let trace = BLAS.trace {
         trace.record(GEMMTrace.Call(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, accumulate: beta != 0,
                                     single: pieces <= 1))
