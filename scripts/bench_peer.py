@@ -345,7 +345,9 @@ def footprint(model, before):
 def serve(a, step, model, before):
     """--serve: after the warm-up, one JSON line {"ready": true}; then for each line "steps N" on stdin, N timed steps
     and one JSON line {"seconds": wall, "cpu": process CPU seconds}; "quit" (or end of input) ends it, and the usual
-    result line follows, its tokens/s over every timed step. The bench interleaves these slices with its own steps."""
+    result line follows, its tokens/s over the timed steps on --threads threads. "steps N threads T" times the N steps
+    on T threads (torch.set_num_threads) and then returns to --threads. The bench interleaves these slices with its
+    own steps."""
     print(json.dumps({"ready": True}), flush=True)
     total_steps, total_s = 0, 0.0
     for line in sys.stdin:
@@ -354,15 +356,23 @@ def serve(a, step, model, before):
             continue
         if cmd[0] == "quit":
             break
-        if cmd[0] != "steps" or len(cmd) != 2 or not cmd[1].isdigit() or int(cmd[1]) < 1:
-            print(f"bench_peer: --serve expects 'steps N' (N >= 1) or 'quit', got {line.strip()!r}", file=sys.stderr)
+        threads = cmd[3] if len(cmd) == 4 and cmd[2] == "threads" else None
+        if (cmd[0] != "steps" or len(cmd) not in (2, 4) or not cmd[1].isdigit() or int(cmd[1]) < 1
+                or (len(cmd) == 4 and (threads is None or not threads.isdigit() or int(threads) < 1))):
+            print(f"bench_peer: --serve expects 'steps N' or 'steps N threads T' (N, T >= 1) or 'quit', got {line.strip()!r}",
+                  file=sys.stderr)
             sys.exit(2)
         n = int(cmd[1])
+        if threads is not None:
+            torch.set_num_threads(int(threads))
         t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(n):
             step()
         dt = time.perf_counter() - t0
-        total_steps, total_s = total_steps + n, total_s + dt
+        if threads is not None:
+            torch.set_num_threads(a.threads)
+        else:
+            total_steps, total_s = total_steps + n, total_s + dt
         print(json.dumps({"seconds": dt, "cpu": time.process_time() - c0}), flush=True)
     return {"tokens_per_s": total_steps * a.batch * a.context / total_s if total_s > 0 else 0.0, "steps": total_steps,
             **footprint(model, before)}

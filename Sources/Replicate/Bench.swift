@@ -42,7 +42,8 @@ struct BenchEngine: ParsableCommand {
     var python: String?
     @Flag(help: "Skip the PyTorch peer.") var noPeer = false
     @Flag(help: "Skip the torch.compile run of the peer.") var noCompile = false
-    @Flag(help: "Skip the 1-thread runs (thread scaling).") var noScaling = false
+    @Flag(help: "Skip the thread-scaling rounds (each engine at 1 thread against --threads, in the same sessions).") var noScaling = false
+    @Option(help: "Interleaved thread-scaling rounds after the main rounds.") var scalingRounds = 3
     @Option(help: "Also time our engine with one lever off, in the same rounds, and print the ratio with / without it: \(BenchEngine.levers.joined(separator: ", ")) (attention's scores recomputed in backward instead of kept).")
     var without: String?
     static let levers = ["keep-scores"]
@@ -66,6 +67,7 @@ struct BenchEngine: ParsableCommand {
         try checkRange("context", s.context, OptionLimits.context)
         try checkRange("batch", s.batch, OptionLimits.batch)
         try checkRange("rounds", rounds, 1...100)
+        try checkRange("scaling-rounds", scalingRounds, 1...100)
         if let w = without, !BenchEngine.levers.contains(w) { throw ValidationError("--without must be one of \(BenchEngine.levers.joined(separator: ", ")) (got '\(w)')") }
         for c in memoryContexts { try checkRange("memory-contexts", c, OptionLimits.context) }
         for (ctx, b) in [(s.context, s.batch)] + memoryContexts.map({ ($0, 1) }) {
@@ -141,6 +143,36 @@ struct BenchEngine: ParsableCommand {
             print(String(format: "ratio (replicate / replicate without %@): %.3f (median of %d rounds' ratios: %@)", lever, median(perRound), rounds,
                          perRound.map { String(format: "%.3f", $0) }.joined(separator: ", ")))
         }
+        // Thread scaling, in the same sessions: each round times `steps` steps of each engine at 1 thread and at
+        // --threads, back to back (the engines' order alternating), so that both figures of a ratio are seconds apart.
+        var scaling: (ours: [(one: Double, all: Double)], peer: [(one: Double, all: Double)])?
+        if !noScaling && threads > 1 {
+            var ourRounds: [(one: Double, all: Double)] = [], peerRounds: [(one: Double, all: Double)] = []
+            func ourSlice(_ n: Int) -> Double {
+                Engine.setThreads(n)
+                defer { Engine.setThreads(threads) }
+                return tokens / session.timed(steps)
+            }
+            for r in 1...scalingRounds {
+                for engine in (r % 2 == 1 ? [0, 1] : [1, 0]) {
+                    usleep(50_000)
+                    if engine == 0 {
+                        let one = ourSlice(1)
+                        usleep(50_000)
+                        ourRounds.append((one, ourSlice(threads)))
+                    } else if let p = peer {
+                        if let one = p.timedSteps(steps, threads: 1), let all = p.timedSteps(steps, threads: threads) {
+                            peerRounds.append((tokens / one, tokens / all))
+                        } else {
+                            print("pytorch: the peer stopped: \(p.lastError ?? "no message")")
+                            _ = p.finish()
+                            peer = nil
+                        }
+                    }
+                }
+            }
+            scaling = (ourRounds, peerRounds)
+        }
         let peerResult = peer?.finish()
         let peerAvailable = peerResult != nil && eager.count == rounds
         let torchVersion = peerResult?["torch"] as? String ?? "?"
@@ -164,14 +196,13 @@ struct BenchEngine: ParsableCommand {
                 }
             }
         }
-        if !noScaling && threads > 1 {
-            Engine.setThreads(1)
-            let one = EngineBenchmark.train(config, batch: s.batch, steps: steps, warmup: warmup).tokensPerSecond
-            Engine.setThreads(threads)
-            var line = String(format: "threads 1 -> %d: replicate %.0f -> %.0f tokens/s (%.2fx)", threads, one, mOurs, mOurs / one)
-            if peerAvailable, !eager.isEmpty, let p = runPeer(s, threads: 1), let tps = p["tokens_per_s"] as? Double {
-                line += String(format: "; pytorch eager %.0f -> %.0f (%.2fx)", tps, median(eager), median(eager) / tps)
+        if let scaling {
+            func summary(_ rounds: [(one: Double, all: Double)]) -> String {
+                String(format: "%.0f -> %.0f tokens/s (%.2fx; rounds %@)", median(rounds.map(\.one)), median(rounds.map(\.all)),
+                       median(rounds.map { $0.all / $0.one }), rounds.map { String(format: "%.2f", $0.all / $0.one) }.joined(separator: ", "))
             }
+            var line = "threads 1 -> \(threads), \(scalingRounds) interleaved rounds (median of the rounds' speed-ups): replicate " + summary(scaling.ours)
+            if scaling.peer.count == scalingRounds { line += "; pytorch eager " + summary(scaling.peer) }
             print(line)
         }
         // Peak memory of training steps at this shape, each engine in a fresh process.

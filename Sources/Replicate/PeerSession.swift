@@ -41,9 +41,10 @@ final class PeerSession {
         }
     }
 
-    /// Wall seconds of `n` of the peer's training steps; nil when the peer failed.
-    func timedSteps(_ n: Int) -> Double? {
-        guard send("steps \(n)\n"), let r = readJSON() else { return nil }
+    /// Wall seconds of `n` of the peer's training steps (on `threads` threads when given, else its own); nil when the
+    /// peer failed.
+    func timedSteps(_ n: Int, threads: Int? = nil) -> Double? {
+        guard send("steps \(n)" + (threads.map { " threads \($0)" } ?? "") + "\n"), let r = readJSON() else { return nil }
         return r["seconds"] as? Double
     }
 

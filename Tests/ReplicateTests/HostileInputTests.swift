@@ -60,6 +60,7 @@ final class HostileInputTests: XCTestCase {
             (["bench", "engine", "--memory-contexts", "-4"], "--memory-contexts must be positive"),
             (["bench", "engine", "--shape", "t99"], "--shape must be one of cpu, t12"),
             (["bench", "engine", "--rounds", "0"], "--rounds must be positive and at most 100 (got 0)"),
+            (["bench", "engine", "--scaling-rounds", "0"], "--scaling-rounds must be positive and at most 100 (got 0)"),
             (["bench", "engine", "--without", "dropout"], "--without must be one of keep-scores (got 'dropout')"),
             (["bench", "blas", "--shape", "huge"], "--shape must be one of cpu, t12"),
             (["bench", "blas", "--rounds", "0"], "--rounds must be positive and at most 100 (got 0)"),
