@@ -14,12 +14,6 @@ struct Bench: ParsableCommand {
         subcommands: [BenchEngine.self, BenchBLAS.self, BenchLinearAttention.self, BenchGrowth.self, BenchMPI.self, BenchStepMemory.self])
 }
 
-/// The median of a benchmark's repeated measurements (the mean of the middle two for an even count).
-func median(_ v: [Double]) -> Double {
-    let s = v.sorted()
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-}
-
 struct BenchEngine: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",

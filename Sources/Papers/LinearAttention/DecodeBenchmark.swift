@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import NN
+import Runs
 
 /// Decode time per token of one transformer block at a given context: softmax attention reads a KV cache of that
 /// many positions, a linear kind its fixed-size state (the same cost at every context).
@@ -33,6 +34,6 @@ public enum DecodeBenchmark {
                 if i >= 2 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) }
             }
         }
-        return times.sorted()[times.count / 2]
+        return median(times)
     }
 }
