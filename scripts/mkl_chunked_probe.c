@@ -7,25 +7,14 @@
 // the numbers. Build and run (oneMKL from setup.sh):
 //   gcc -O2 -o /tmp/mkl_chunked_probe scripts/mkl_chunked_probe.c -ldl -lpthread -lm
 //   /tmp/mkl_chunked_probe TOKENS WIDTH FF CHUNKS REPS     e.g. 4096 256 1024 8 40 (cpu shape), 2048 512 2048 8 15 (t12)
-#include <dlfcn.h>
+#include "mkl_probe.h"
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <time.h>
 
-enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, PACKED = 151, A_MATRIX = 161, B_MATRIX = 162, SEQUENTIAL = 1 };
 enum { STATIC_SPLIT, PACKED_CHUNKS, PLAIN_CHUNKS, WAYS };
 static const char *names[WAYS] = {"static split, one block per thread (the engine)",
                                   "shared operand packed once, chunks claimed in turn",
                                   "chunks claimed in turn, each cblas_sgemm packing again"};
-typedef void (*sgemm_t)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
-typedef size_t (*pack_size_t)(int, int, int, int);
-typedef void (*pack_t)(int, int, int, int, int, int, float, const float *, int, float *);
-typedef void (*compute_t)(int, int, int, int, int, int, const float *, int, const float *, int, float, float *, int);
-static sgemm_t sgemm;
-static pack_t pack;
-static compute_t compute;
-static pack_size_t pack_size;
 
 typedef struct { int ta, tb, m, n, k, lda, ldb; float *a, *b, *c, *packed; } product;
 static product *current;
@@ -106,13 +95,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s TOKENS WIDTH FF CHUNKS REPS\n", argv[0]);
         return 2;
     }
-    void *h = dlopen("/opt/replicate-mkl/lib/libmkl_rt.so.3", RTLD_NOW | RTLD_GLOBAL);
-    if (!h) { fprintf(stderr, "%s\n", dlerror()); return 1; }
-    ((int (*)(int))dlsym(h, "MKL_Set_Threading_Layer"))(SEQUENTIAL);
-    sgemm = (sgemm_t)dlsym(h, "cblas_sgemm");
-    pack = (pack_t)dlsym(h, "cblas_sgemm_pack");
-    compute = (compute_t)dlsym(h, "cblas_sgemm_compute");
-    pack_size = (pack_size_t)dlsym(h, "cblas_sgemm_pack_get_size");
+    load_mkl();
     int t = atoi(argv[1]), d = atoi(argv[2]), f = atoi(argv[3]), reps = atoi(argv[5]);
     chunks = atoi(argv[4]);
     product step[12] = {

@@ -4,22 +4,11 @@
 // numbers. Build and run (oneMKL from setup.sh):
 //   gcc -O2 -o /tmp/mkl_packed_probe scripts/mkl_packed_probe.c -ldl -lpthread -lm
 //   /tmp/mkl_packed_probe M N K TRANSB REPS     e.g. 4096 768 256 1 30 (C = A B^T, B [N x K]); TRANSB 0: C = A B
-#include <dlfcn.h>
+#include "mkl_probe.h"
 #include <math.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <time.h>
 
-enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, PACKED = 151, B_MATRIX = 162, SEQUENTIAL = 1 };
-typedef void (*sgemm_t)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
-typedef size_t (*pack_size_t)(int, int, int, int);
-typedef void (*pack_t)(int, int, int, int, int, int, float, const float *, int, float *);
-typedef void (*compute_t)(int, int, int, int, int, int, const float *, int, const float *, int, float, float *, int);
-
-static sgemm_t sgemm;
-static pack_t pack;
-static compute_t compute;
 static int M, N, K, transB;
 static float *A, *B, *C, *Cpacked, *P;
 
@@ -44,13 +33,7 @@ static void *run(void *arg) {  // rows lo..<hi of C
 
 int main(int argc, char **argv) {
     if (argc != 6) { fprintf(stderr, "usage: %s M N K TRANSB REPS\n", argv[0]); return 2; }
-    void *h = dlopen("/opt/replicate-mkl/lib/libmkl_rt.so.3", RTLD_NOW | RTLD_GLOBAL);
-    if (!h) { fprintf(stderr, "%s\n", dlerror()); return 1; }
-    ((int (*)(int))dlsym(h, "MKL_Set_Threading_Layer"))(SEQUENTIAL);
-    sgemm = (sgemm_t)dlsym(h, "cblas_sgemm");
-    pack_size_t pack_size = (pack_size_t)dlsym(h, "cblas_sgemm_pack_get_size");
-    pack = (pack_t)dlsym(h, "cblas_sgemm_pack");
-    compute = (compute_t)dlsym(h, "cblas_sgemm_compute");
+    load_mkl();
     M = atoi(argv[1]); N = atoi(argv[2]); K = atoi(argv[3]); transB = atoi(argv[4]);
     int reps = atoi(argv[5]), half = M / 2;
     A = aligned_alloc(64, 4L * M * K); B = aligned_alloc(64, 4L * K * N);
