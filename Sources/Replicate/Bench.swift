@@ -473,9 +473,9 @@ struct BenchMPI: ParsableCommand {
             let r = try Subprocess.run(command, args + ["--out", dir + "/" + name])
             guard r.status == 0 else { throw TrainingError("\(name): \(r.errorText.split(separator: "\n").last ?? "failed")") }
             let f = try HDF5File.open(dir + "/\(name)/metrics.h5")
-            let tps = Array(try f.read("train/tokens_per_s").doubles.dropFirst(3)).sorted()
-            let reduce = f.kind(of: "train/allreduce_s") == .dataset ? Array(try f.read("train/allreduce_s").doubles.dropFirst(3)).sorted() : []
-            return (tps[tps.count / 2], reduce.isEmpty ? 0 : reduce[reduce.count / 2], Int(try f.attribute("parameters")?.intValue ?? 0))
+            let tps = Array(try f.read("train/tokens_per_s").doubles.dropFirst(3))
+            let reduce = f.kind(of: "train/allreduce_s") == .dataset ? Array(try f.read("train/allreduce_s").doubles.dropFirst(3)) : []
+            return (median(tps), reduce.isEmpty ? 0 : median(reduce), Int(try f.attribute("parameters")?.intValue ?? 0))
         }
         print("machine: \(Machine.cpuModel), \(Machine.coreCount) cores; al-rfou2018 preset \(preset), \(steps) timed steps (medians)")
         let one = try measure("one", exe, common + ["--threads", "\(threads)"])
