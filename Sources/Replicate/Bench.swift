@@ -98,6 +98,16 @@ struct BenchEngine: ParsableCommand {
         var ours: [Double] = [], eager: [Double] = [], withoutLever: [Double] = []
         enum Turn { case ours, peer, withoutLever }
         let turns: [Turn] = [.ours, .peer] + (without == nil ? [] : [.withoutLever])
+        /// Seconds of `steps` of the peer's steps (on `threads` threads when given); nil, with the peer reaped and
+        /// dropped for the rest of the run, when it stopped.
+        func peerSeconds(threads: Int? = nil) -> Double? {
+            guard let p = peer else { return nil }
+            if let seconds = p.timedSteps(steps, threads: threads) { return seconds }
+            print("pytorch: the peer stopped: \(p.lastError ?? "no message")")
+            _ = p.finish()  // reaps the process (stopping it if it still runs)
+            peer = nil
+            return nil
+        }
         for r in 1...rounds {
             var o = 0.0, e: Double?, w: Double?
             for turn in (r % 2 == 1 ? turns : turns.reversed()) {
@@ -110,14 +120,7 @@ struct BenchEngine: ParsableCommand {
                     w = tokens / session.timed(steps)
                     Engine.attentionScoresKept = nil
                 case .peer:
-                    guard let p = peer else { continue }
-                    if let seconds = p.timedSteps(steps) {
-                        e = tokens / seconds
-                    } else {
-                        print("pytorch: the peer stopped: \(p.lastError ?? "no message")")
-                        _ = p.finish()  // reaps the process (stopping it if it still runs)
-                        peer = nil
-                    }
+                    e = peerSeconds().map { tokens / $0 }
                 }
             }
             ours.append(o)
@@ -148,20 +151,14 @@ struct BenchEngine: ParsableCommand {
                 return tokens / session.timed(steps)
             }
             for r in 1...scalingRounds {
-                for engine in (r % 2 == 1 ? [0, 1] : [1, 0]) {
+                for turn in (r % 2 == 1 ? [Turn.ours, .peer] : [.peer, .ours]) {
                     usleep(50_000)
-                    if engine == 0 {
+                    if turn == .ours {
                         let one = ourSlice(1)
                         usleep(50_000)
                         ourRounds.append((one, ourSlice(threads)))
-                    } else if let p = peer {
-                        if let one = p.timedSteps(steps, threads: 1), let all = p.timedSteps(steps, threads: threads) {
-                            peerRounds.append((tokens / one, tokens / all))
-                        } else {
-                            print("pytorch: the peer stopped: \(p.lastError ?? "no message")")
-                            _ = p.finish()
-                            peer = nil
-                        }
+                    } else if let one = peerSeconds(threads: 1), let all = peerSeconds(threads: threads) {
+                        peerRounds.append((tokens / one, tokens / all))
                     }
                 }
             }
