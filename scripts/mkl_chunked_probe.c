@@ -9,7 +9,6 @@
 //   /tmp/mkl_chunked_probe TOKENS WIDTH FF CHUNKS REPS     e.g. 4096 256 1024 8 40 (cpu shape), 2048 512 2048 8 15 (t12)
 #include "mkl_probe.h"
 #include <pthread.h>
-#include <time.h>
 
 enum { STATIC_SPLIT, PACKED_CHUNKS, PLAIN_CHUNKS, WAYS };
 static const char *names[WAYS] = {"static split, one block per thread (the engine)",
@@ -20,12 +19,6 @@ typedef struct { int ta, tb, m, n, k, lda, ldb; float *a, *b, *c, *packed; } pro
 static product *current;
 static int way, chunks, next_chunk;
 static pthread_barrier_t barrier;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 // Rows lo..<hi of C (or columns, when C is wide), with cblas_sgemm or from the packed shared operand.
 static void block(const product *p, int lo, int hi, int from_packed) {

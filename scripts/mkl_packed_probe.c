@@ -7,16 +7,9 @@
 #include "mkl_probe.h"
 #include <math.h>
 #include <pthread.h>
-#include <time.h>
 
 static int M, N, K, transB;
 static float *A, *B, *C, *Cpacked, *P;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 typedef struct { int lo, hi, packed; } job;
 
