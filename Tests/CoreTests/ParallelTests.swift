@@ -1,5 +1,6 @@
 @testable import Engine
 import Foundation
+import NN
 import XCTest
 
 final class ParallelTests: XCTestCase {
@@ -42,5 +43,21 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(halves.shares, [2, 2], "two jobs on four threads have two each")
         XCTAssertLessThanOrEqual(halves.peak, 2)
         XCTAssertEqual(observe(3).shares, [1, 1, 1])
+    }
+
+    func testParameterGradientsAreClearedOverTheThreads() {
+        let saved = Engine.threads
+        defer { Engine.setThreads(saved) }
+        Engine.setThreads(2)
+        var rng = Philox(seed: 1)
+        let store = ParameterStore<Float>()
+        _ = store.make("w", [3001, 101], .zeros, rng: &rng)  // 303,101 values: several grains, an odd split
+        _ = store.make("b", [7], .zeros, rng: &rng)
+        store.finalize()
+        let n = store.count
+        for i in 0..<n { store.gradients[i] = Float(i % 13) + 1 }
+        store.zeroGrad()
+        XCTAssertEqual((0..<n).first { store.gradients[$0] != 0 }, nil, "every gradient, the last one included, is zero")
+        XCTAssertEqual(store.tensors[1].grad[6], 0)
     }
 }

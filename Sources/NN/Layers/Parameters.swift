@@ -66,7 +66,13 @@ public final class ParameterStore<T: Real> {
     public var values: UnsafeMutablePointer<T> { precondition(isFinalized); return flat.data }
     public var gradients: UnsafeMutablePointer<T> { precondition(isFinalized); return flat.grad }
 
-    public func zeroGrad() { if isFinalized { flat.grad.update(repeating: 0, count: max(count, 1)) } else { tensors.forEach { $0.zeroGrad() } } }
+    /// Zeroes every gradient before a step's backward pass adds to them; the flat buffer is cleared over the engine's
+    /// threads (a serial clear of T12's 153 MB of gradients was 0.5% of its step, with the other thread idle).
+    public func zeroGrad() {
+        guard isFinalized else { tensors.forEach { $0.zeroGrad() }; return }
+        let grad = flat.grad
+        parallelFor(max(count, 1), grain: 1 << 16) { r in (grad + r.lowerBound).update(repeating: 0, count: r.count) }
+    }
 
     private func fill(_ t: Tensor<T>, _ initializer: Initializer, rng: inout Philox) {
         let (fanOut, fanIn) = (t.shape.first ?? 1, t.shape.count >= 2 ? t.shape[1...].reduce(1, *) : 1)
