@@ -28,14 +28,14 @@ static compute_t compute;
 
 // Opens /opt/replicate-mkl's libmkl_rt in its sequential layer and finds the four functions; exits when it cannot.
 static void load_mkl(void) {
-    void *h = mkl = dlopen("/opt/replicate-mkl/lib/libmkl_rt.so.3", RTLD_NOW | RTLD_GLOBAL);
-    if (!h) {
+    mkl = dlopen("/opt/replicate-mkl/lib/libmkl_rt.so.3", RTLD_NOW | RTLD_GLOBAL);
+    if (!mkl) {
         fprintf(stderr, "%s (./setup.sh installs oneMKL)\n", dlerror());
         exit(1);
     }
-    ((int (*)(int))dlsym(h, "MKL_Set_Threading_Layer"))(SEQUENTIAL);
-    sgemm = (sgemm_t)dlsym(h, "cblas_sgemm");
-    pack_size = (pack_size_t)dlsym(h, "cblas_sgemm_pack_get_size");
-    pack = (pack_t)dlsym(h, "cblas_sgemm_pack");
-    compute = (compute_t)dlsym(h, "cblas_sgemm_compute");
+    ((int (*)(int))dlsym(mkl, "MKL_Set_Threading_Layer"))(SEQUENTIAL);
+    sgemm = (sgemm_t)dlsym(mkl, "cblas_sgemm");
+    pack_size = (pack_size_t)dlsym(mkl, "cblas_sgemm_pack_get_size");
+    pack = (pack_t)dlsym(mkl, "cblas_sgemm_pack");
+    compute = (compute_t)dlsym(mkl, "cblas_sgemm_compute");
 }

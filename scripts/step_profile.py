@@ -70,15 +70,16 @@ def main():
     period = 1.0 / a.frequency
     seconds = end - start
     possible = seconds / period * a.threads
+    labelled = [(s[0], int(s[1] / period), part(s[2])) for s in steady]  # (thread, sampling window, part)
     windows = collections.defaultdict(set)
-    for s in steady:
-        windows[int(s[1] / period)].add(s[0])
+    for tid, window, _ in labelled:
+        windows[window].add(tid)
     alone = sum(1 for w in windows.values() if len(w) == 1)
     lone = collections.Counter()  # the one thread's samples in those windows: which thread, and whether in the BLAS
-    for s in steady:
-        if len(windows[int(s[1] / period)]) == 1:
-            lone[(s[0], part(s[2]).startswith("BLAS"))] += 1
-    parts = collections.Counter(part(s[2]) for s in steady)
+    for tid, window, name in labelled:
+        if len(windows[window]) == 1:
+            lone[(tid, name.startswith("BLAS"))] += 1
+    parts = collections.Counter(name for _, _, name in labelled)
     n = len(steady)
     blas = parts["BLAS products"] + parts["BLAS packing"]
     print(f"steady steps: {seconds:.2f} s, {n} samples of {possible:.0f} possible: busy {n / possible:.1%}")
